@@ -1,0 +1,58 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format migrate seed system-deps check-postgres messages clean
+
+$(STAMP): requirements.txt
+	@test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --upgrade pip
+	$(PYTHON) -m pip install --quiet -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+## make run: virtual environment, install, migrate, demo data if empty, serve on :8000
+run: $(STAMP)
+	$(PYTHON) manage.py migrate --noinput
+	$(PYTHON) manage.py seed_demo --if-empty
+	@echo "Portal: http://$(HOST):$(PORT)/   (demo logins in README.md)"
+	DEBUG=$${DEBUG:-1} $(PYTHON) manage.py runserver $(HOST):$(PORT)
+
+## make test: lint, then the whole pytest suite on PostgreSQL (browser tests included)
+test: $(STAMP) lint system-deps check-postgres
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/djlint templates --lint
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(BIN)/djlint templates --reformat
+
+migrate: $(STAMP)
+	$(PYTHON) manage.py migrate --noinput
+
+seed: $(STAMP)
+	$(PYTHON) manage.py seed_demo
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+check-postgres: $(STAMP)
+	@$(PYTHON) scripts/check-postgres.py
+
+## make messages: refresh the English catalogue and compile it (needs gettext)
+messages: $(STAMP)
+	$(PYTHON) manage.py makemessages -l en --ignore=.venv --ignore=staticfiles
+	$(PYTHON) manage.py compilemessages -l en -l zh_Hans --ignore=.venv
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles artifacts .pytest_cache

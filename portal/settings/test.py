@@ -1,0 +1,18 @@
+"""Tests always run on PostgreSQL (never SQLite): database guarantees are PostgreSQL's."""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/portal")
+
+from .base import *  # noqa: F403
+from .base import DATABASES
+
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise RuntimeError("Tests run on PostgreSQL only; DATABASE_URL must be postgres://…")
+
+# Speed: hashing is not what the tests measure.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # locmem is fine inside one test process
+WHITENOISE_USE_FINDERS = True  # serve static/ without collectstatic
+WHITENOISE_AUTOREFRESH = True
