@@ -1,0 +1,192 @@
+"""The demo cast of ../shared/demo-cast.md: regions, premiums, people and staff.
+
+Seeded through the real services (registration, activation), so the demo has audit entries like
+real data. Idempotent: rows that exist are left as they are."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+from . import services
+from .models import AuditEntry, InsuredPerson, RegionPolicy, ResidentPremium, User
+
+CITIZEN_PASSWORD = "Gongji-2025!"
+STAFF_PASSWORD = "Staff-2025!"
+
+_JIANGSU = {
+    "member_scope": RegionPolicy.MemberScope.PROVINCE,
+    "member_in_several_relationships": False,
+    "consent_age": 16,
+    "consent_days": 7,
+    "counter_agreement": RegionPolicy.CounterAgreement.RELATIONSHIP_LETTER,
+}
+REGIONS = [
+    ("320100", "南京市", _JIANGSU),
+    ("320200", "无锡市", _JIANGSU),
+    ("330100", "杭州市", _JIANGSU),
+    (
+        "659004",
+        "五家渠市",
+        {
+            **_JIANGSU,
+            "member_in_several_relationships": True,
+            "counter_agreement": RegionPolicy.CounterAgreement.WITHHOLDING_AGREEMENT,
+        },
+    ),
+]
+# R21 in all four regions: no caps, no floor, several holders per settlement, filing order, no
+# spouse confirmation: the model defaults.
+
+
+def _wujiaqu_premium(year: int) -> dict:
+    shift = year - 2025
+    return {
+        "amount": Decimal("400.00"),
+        "collection_start": dt.date(2024 + shift, 8, 26),
+        "collection_end": dt.date(2024 + shift, 12, 20),
+        "benefit_start": dt.date(2025 + shift, 1, 1),
+        "benefit_end": dt.date(2025 + shift, 12, 31),
+        "waiting_months": 3,
+    }
+
+
+_JIANGSU_2027 = {
+    "amount": Decimal("400.00"),
+    "collection_start": dt.date(2026, 9, 1),
+    "collection_end": dt.date(2026, 12, 31),
+    "benefit_start": dt.date(2027, 1, 1),
+    "benefit_end": dt.date(2027, 12, 31),
+    "waiting_months": 3,
+}
+PREMIUMS = [
+    ("659004", 2025, _wujiaqu_premium(2025)),
+    ("659004", 2026, _wujiaqu_premium(2026)),
+    ("659004", 2027, _wujiaqu_premium(2027)),
+    ("320100", 2027, _JIANGSU_2027),
+    ("320200", 2027, _JIANGSU_2027),
+]
+
+E, R = InsuredPerson.Scheme.EMPLOYEE, InsuredPerson.Scheme.RESIDENT
+N, T = InsuredPerson.Status.NORMAL, InsuredPerson.Status.TRANSFERRED
+# name, identity number, region, scheme, status, account balance (issue 4), activated
+PEOPLE = [
+    ("王建国", "32010219750312123X", "320100", E, N, Decimal("5000.00"), True),
+    ("李秀英", "320104197708252463", "320100", E, N, Decimal("3200.00"), True),
+    ("王小明", "320102201206011359", "320100", R, N, None, False),
+    ("王丽", "320102200609182481", "320100", R, N, None, True),
+    ("王德胜", "320111194801051113", "320100", R, N, None, True),
+    ("周芳", "320211198004192224", "320200", E, N, Decimal("1500.00"), False),
+    ("张伟", "320105198207073177", "320100", E, N, Decimal("800.00"), True),
+    ("赵敏", "330106199002144288", "330100", E, N, Decimal("2000.00"), True),
+    ("孙强", "320106197911305199", "320100", E, T, Decimal("600.00"), True),
+    ("马志强", "659004198303221312", "659004", E, N, Decimal("1200.00"), True),
+    ("古丽娜", "659004198506102428", "659004", E, N, Decimal("800.00"), True),
+    ("马小燕", "659004201503092644", "659004", R, N, None, False),
+    ("马俊", "65900420080801153X", "659004", R, N, None, False),
+]
+
+
+def phone_for_row(row_number: int) -> str:
+    return f"1380000{row_number:04d}"
+
+
+CLERK, SUPERVISOR = "窗口经办", "审核"
+GROUP_PERMISSIONS = {
+    CLERK: [
+        "view_regionpolicy",
+        "view_residentpremium",
+        "view_insuredperson",
+        "change_insuredperson",
+        "view_auditentry",
+    ],
+    SUPERVISOR: [
+        "view_regionpolicy",
+        "change_regionpolicy",
+        "view_residentpremium",
+        "add_residentpremium",
+        "change_residentpremium",
+        "view_insuredperson",
+        "change_insuredperson",
+        "view_auditentry",
+        "view_accessattempt",
+        "delete_accessattempt",
+    ],
+}
+STAFF = [
+    ("js_clerk", "江苏窗口经办", CLERK, ["320100", "320200"]),
+    ("js_super", "江苏审核", SUPERVISOR, ["320100", "320200"]),
+    ("xj_clerk", "五家渠窗口经办", CLERK, ["659004"]),
+]
+
+
+def seed_accounts(*, log=print) -> None:
+    with transaction.atomic():
+        regions = {}
+        for code, name, policy in REGIONS:
+            regions[code], created = RegionPolicy.objects.get_or_create(
+                code=code, defaults={"name": name, **policy}
+            )
+            if created:
+                log(f"region {code} {name}")
+        for code, year, values in PREMIUMS:
+            ResidentPremium.objects.get_or_create(region=regions[code], year=year, defaults=values)
+
+        for row_number, (name, number, code, scheme, status, _balance, activated) in enumerate(
+            PEOPLE, start=1
+        ):
+            person = InsuredPerson.objects.filter(id_number=number).first()
+            if person is None:
+                person = services.insured_person_register(
+                    name=name,
+                    id_number=number,
+                    phone=phone_for_row(row_number),
+                    region=regions[code],
+                    scheme=scheme,
+                    actor=None,
+                    channel=AuditEntry.Channel.SYSTEM,
+                )
+                log(f"person {name}")
+            if activated and person.user_id is None:
+                # Activation runs while the person is still normal (as in life), then the
+                # status the cast gives is applied.
+                services.citizen_activate(
+                    id_number=number, name=name, phone=person.phone, password=CITIZEN_PASSWORD
+                )
+            if person.status != status:
+                person.refresh_from_db()
+                before = services.snapshot(person)
+                person.status = status
+                person.save(update_fields=["status", "updated_at"])
+                services.audit_record(
+                    actor=None,
+                    channel=AuditEntry.Channel.SYSTEM,
+                    action="person.status_change",
+                    obj=person,
+                    person=person,
+                    before=before,
+                    after=services.snapshot(person),
+                )
+
+        for group_name, codenames in GROUP_PERMISSIONS.items():
+            group, _ = Group.objects.get_or_create(name=group_name)
+            group.permissions.set(Permission.objects.filter(codename__in=codenames))
+        for username, display, group_name, codes in STAFF:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"first_name": display, "is_staff": True}
+            )
+            if created:
+                user.set_password(STAFF_PASSWORD)
+                user.save(update_fields=["password"])
+                user.groups.set([Group.objects.get(name=group_name)])
+                user.regions.set([regions[c] for c in codes])
+                log(f"staff {username}")
+        if not User.objects.filter(username="admin").exists():
+            admin = User.objects.create_superuser(
+                username="admin", password=STAFF_PASSWORD, first_name="系统管理员"
+            )
+            admin.regions.set(regions.values())
+            log("staff admin")

@@ -1,0 +1,338 @@
+"""People, users and region policies: the lowest layer (accounts <- family <- payments)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Substr
+from django.utils.translation import gettext_lazy as _
+
+from . import idnumber
+
+REGION_CODE_VALIDATOR = RegexValidator(r"^\d{6}$", _("统筹区编码应为6位数字"))
+PHONE_VALIDATOR = RegexValidator(r"^1\d{10}$", _("请输入11位手机号码"))
+
+
+class User(AbstractUser):
+    """Custom user from the first migration. Citizens log in by identity number (see backends);
+    staff by username. `regions` scopes a staff user to the pooling regions they serve."""
+
+    regions = models.ManyToManyField(
+        "accounts.RegionPolicy",
+        blank=True,
+        related_name="staff",
+        verbose_name=_("负责统筹区"),
+    )
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+
+class RegionPolicy(models.Model):
+    """A pooling region (统筹区) and its family mutual-aid policy, edited by staff as data."""
+
+    class MemberScope(models.TextChoices):
+        CITY = "city", _("本统筹区")
+        PROVINCE = "province", _("本省")
+        NATIONAL = "national", _("全国")
+
+    class CounterAgreement(models.TextChoices):
+        RELATIONSHIP_LETTER = "relationship_letter", _("家庭关系承诺书")
+        WITHHOLDING_AGREEMENT = "withholding_agreement", _("个人账户代扣协议")
+
+    class FallbackOrder(models.TextChoices):
+        FILING = "filing", _("按绑定先后顺序")
+        BALANCE = "balance", _("按账户余额从高到低")
+
+    code = models.CharField(
+        _("统筹区编码"), max_length=6, unique=True, validators=[REGION_CODE_VALIDATOR]
+    )
+    name = models.CharField(_("统筹区名称"), max_length=50)
+    province_code = models.GeneratedField(
+        expression=Substr("code", 1, 2),
+        output_field=models.CharField(max_length=2),
+        db_persist=True,
+        verbose_name=_("省级编码"),
+    )
+    member_scope = models.CharField(
+        _("共济成员范围"), max_length=10, choices=MemberScope, default=MemberScope.PROVINCE
+    )
+    member_in_several_relationships = models.BooleanField(
+        _("成员可加入多个共济关系"),
+        default=False,
+        help_text=_("江苏：否（先退出再加入）；五家渠：是（父母双方可同时绑定子女，由成员排序）"),
+    )
+    consent_age = models.PositiveSmallIntegerField(
+        _("需本人同意的年龄"), default=16, validators=[MaxValueValidator(18)]
+    )
+    consent_days = models.PositiveSmallIntegerField(
+        _("同意请求有效天数"), default=7, validators=[MinValueValidator(1)]
+    )
+    max_window_days = models.PositiveIntegerField(
+        _("授权期限上限（天）"), null=True, blank=True, help_text=_("留空表示可长期有效，直至解除")
+    )
+    counter_agreement = models.CharField(
+        _("窗口办理协议"),
+        max_length=30,
+        choices=CounterAgreement,
+        default=CounterAgreement.RELATIONSHIP_LETTER,
+    )
+    # R21
+    max_members_at_once = models.PositiveSmallIntegerField(
+        _("同时绑定成员上限"), null=True, blank=True, help_text=_("留空表示不限")
+    )
+    max_members_lifetime = models.PositiveSmallIntegerField(
+        _("累计绑定成员上限"),
+        null=True,
+        blank=True,
+        help_text=_("留空表示不限；同一人重复绑定只计一次"),
+    )
+    retained_floor = models.DecimalField(
+        _("个人账户保留额度"),
+        max_digits=14,
+        decimal_places=2,
+        default=0,
+        help_text=_("余额超过该额度的部分才可共济使用"),
+    )
+    several_holders_per_settlement = models.BooleanField(
+        _("一次结算可由多个主账户支付"), default=True
+    )
+    fallback_order = models.CharField(
+        _("未设置时的扣款顺序"), max_length=10, choices=FallbackOrder, default=FallbackOrder.FILING
+    )
+    spouse_confirmation = models.BooleanField(_("绑定配偶需配偶确认"), default=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("统筹区政策")
+        verbose_name_plural = _("统筹区政策")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^[0-9]{6}$"), name="regionpolicy_code_6_digits"
+            ),
+            models.CheckConstraint(
+                condition=Q(consent_age__lte=18), name="regionpolicy_consent_age_max_18"
+            ),
+            models.CheckConstraint(
+                condition=Q(consent_days__gte=1), name="regionpolicy_consent_days_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(retained_floor__gte=0), name="regionpolicy_floor_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_members_lifetime__isnull=True)
+                | Q(max_members_at_once__isnull=True)
+                | Q(max_members_lifetime__gte=F("max_members_at_once")),
+                name="regionpolicy_lifetime_cap_covers_at_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.code}）"
+
+    @property
+    def province_name(self) -> str:
+        return idnumber.province_name(self.code)
+
+    def clean(self) -> None:
+        if self.code and idnumber.province_name(self.code) == "":
+            raise ValidationError({"code": _("统筹区编码的前两位不是有效的省级编码")})
+        if (
+            self.max_members_at_once is not None
+            and self.max_members_lifetime is not None
+            and self.max_members_lifetime < self.max_members_at_once
+        ):
+            raise ValidationError({"max_members_lifetime": _("累计绑定上限不能小于同时绑定上限")})
+
+
+class ResidentPremium(models.Model):
+    """The yearly resident-scheme premium of a region (R16), with its periods."""
+
+    region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="premiums", verbose_name=_("统筹区")
+    )
+    year = models.PositiveSmallIntegerField(
+        _("年度"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
+    )
+    amount = models.DecimalField(_("个人缴费标准（元）"), max_digits=14, decimal_places=2)
+    collection_start = models.DateField(_("集中缴费期开始"))
+    collection_end = models.DateField(_("集中缴费期结束"))
+    benefit_start = models.DateField(_("待遇享受期开始"))
+    benefit_end = models.DateField(_("待遇享受期结束"))
+    waiting_months = models.PositiveSmallIntegerField(
+        _("逾期缴费待遇等待期（月）"), default=3, validators=[MaxValueValidator(12)]
+    )
+
+    class Meta:
+        ordering = ["region__code", "year"]
+        verbose_name = _("城乡居民医保缴费标准")
+        verbose_name_plural = _("城乡居民医保缴费标准")
+        constraints = [
+            models.UniqueConstraint(fields=["region", "year"], name="residentpremium_one_per_year"),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="residentpremium_amount_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(collection_end__gte=F("collection_start")),
+                name="residentpremium_collection_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(benefit_end__gte=F("benefit_start")),
+                name="residentpremium_benefit_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region.name} {self.year}"
+
+    def clean(self) -> None:
+        errors = {}
+        if (
+            self.collection_start
+            and self.collection_end
+            and self.collection_end < self.collection_start
+        ):
+            errors["collection_end"] = _("集中缴费期结束日期不能早于开始日期")
+        if self.benefit_start and self.benefit_end and self.benefit_end < self.benefit_start:
+            errors["benefit_end"] = _("待遇享受期结束日期不能早于开始日期")
+        if self.amount is not None and self.amount <= 0:
+            errors["amount"] = _("缴费标准必须大于0")
+        if errors:
+            raise ValidationError(errors)
+
+
+class InsuredPerson(models.Model):
+    """参保人: the bureau's record of an insured person, optionally claimed by a citizen user."""
+
+    class Scheme(models.TextChoices):
+        EMPLOYEE = "employee", _("职工医保")
+        RESIDENT = "resident", _("城乡居民医保")
+
+    class Status(models.TextChoices):
+        NORMAL = "normal", _("正常参保")
+        SUSPENDED = "suspended", _("暂停参保")
+        TRANSFERRED = "transferred", _("已转出")
+        TERMINATED = "terminated", _("已终止")
+
+    class Sex(models.TextChoices):
+        MALE = "M", _("男")
+        FEMALE = "F", _("女")
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(_("姓名"), max_length=50)
+    id_number = models.CharField(
+        _("身份证号码"),
+        max_length=18,
+        unique=True,
+        validators=[idnumber.validate_id_number],
+        error_messages={"unique": _("该身份证号码已登记")},
+    )
+    birth_date = models.DateField(_("出生日期"), editable=False)
+    sex = models.CharField(_("性别"), max_length=1, choices=Sex, editable=False)
+    phone = models.CharField(_("手机号码"), max_length=11, validators=[PHONE_VALIDATOR])
+    region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="persons", verbose_name=_("参保统筹区")
+    )
+    scheme = models.CharField(_("参保险种"), max_length=10, choices=Scheme)
+    status = models.CharField(_("参保状态"), max_length=12, choices=Status, default=Status.NORMAL)
+    user = models.OneToOneField(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="insured_person",
+        verbose_name=_("登录账号"),
+    )
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        ordering = ["region__code", "name"]
+        verbose_name = _("参保人")
+        verbose_name_plural = _("参保人")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(id_number__regex=r"^[0-9]{17}[0-9X]$"),
+                name="insuredperson_id_number_shape",
+            ),
+            models.CheckConstraint(
+                condition=Q(phone__regex=r"^1[0-9]{10}$"), name="insuredperson_phone_shape"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.masked_id_number}）"
+
+    @property
+    def masked_id_number(self) -> str:
+        return idnumber.mask(self.id_number)
+
+    @property
+    def is_employee(self) -> bool:
+        return self.scheme == self.Scheme.EMPLOYEE
+
+    def clean(self) -> None:
+        """Birth date and sex always come from the identity number (single-row invariant)."""
+        if self.id_number:
+            self.id_number = idnumber.normalize(self.id_number)
+            try:
+                facts = idnumber.parse(self.id_number)
+            except ValidationError:
+                return  # the field validator reports it next to the field
+            self.birth_date = facts.birth_date
+            self.sex = facts.sex
+
+
+class AuditEntry(models.Model):
+    """R20: who, which channel, when, before and after.
+
+    Append-only: on PostgreSQL a trigger refuses UPDATE and DELETE (migration 0002). Lives in the
+    lowest app so that every app can write it."""
+
+    class Channel(models.TextChoices):
+        ONLINE = "online", _("网上服务")
+        COUNTER = "counter", _("经办窗口")
+        ADMIN = "admin", _("经办管理后台")
+        SYSTEM = "system", _("系统任务")
+        API = "api", _("机构接口")
+
+    at = models.DateTimeField(_("时间"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作人"),
+    )
+    channel = models.CharField(_("渠道"), max_length=10, choices=Channel)
+    action = models.CharField(_("操作"), max_length=60, db_index=True)
+    object_type = models.CharField(_("对象类型"), max_length=60)
+    object_id = models.CharField(_("对象编号"), max_length=64)
+    person = models.ForeignKey(
+        InsuredPerson,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("相关参保人"),
+    )
+    before = models.JSONField(_("变更前"), null=True, blank=True)
+    after = models.JSONField(_("变更后"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = _("审计记录")
+        verbose_name_plural = _("审计记录")
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action}"

@@ -1,0 +1,1 @@
+"""Relationships, authorizations, commitment letters, deduction order: issue 3."""

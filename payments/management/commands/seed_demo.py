@@ -1,0 +1,27 @@
+"""`python manage.py seed_demo`: load the demo cast (../shared/demo-cast.md), idempotently.
+
+The command lives in the highest app (payments) so that it may call each app's demo seeding in
+order without a lower app importing a higher one: accounts now; family and payments add theirs."""
+
+from django.core.management.base import BaseCommand
+
+from accounts.demo import seed_accounts
+from accounts.models import InsuredPerson
+
+
+class Command(BaseCommand):
+    help = "Load the demo cast (regions, premiums, people, staff). Safe to run again."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when the database already has insured persons (used by make run).",
+        )
+
+    def handle(self, *args, if_empty=False, **options):
+        if if_empty and InsuredPerson.objects.exists():
+            self.stdout.write("Demo data: the database already has people; left as it is.")
+            return
+        seed_accounts(log=lambda line: self.stdout.write(f"  + {line}"))
+        self.stdout.write(self.style.SUCCESS("Demo data loaded."))

@@ -1,0 +1,1 @@
+"""Personal-account ledger, settlements, premiums on behalf, institutions: issue 4."""
