@@ -1,0 +1,20 @@
+import pytest
+from django.core.cache import cache
+
+from accounts.demo import seed_accounts
+from accounts.models import InsuredPerson
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache; every test starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def demo(db):
+    """The demo cast of ../shared/demo-cast.md, loaded through the real services."""
+    seed_accounts(log=lambda line: None)
+    return {p.name: p for p in InsuredPerson.objects.select_related("region", "user")}

@@ -1,0 +1,112 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium against Django's live server.
+
+Screenshots go to artifacts/screenshots/ (git-ignored): look at them. Every page visited through
+`visit()` is also audited with axe-core (WCAG 2.1 AA); a serious or critical violation fails."""
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from accounts.demo import seed_accounts
+
+# Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
+# itself (fixtures, assertions) are still plain synchronous code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "artifacts" / "screenshots"
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(
+            "Debian's Chromium is missing: run `make system-deps` (apt-get install chromium)"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def _page(browser, viewport, *, mobile):
+    context = browser.new_context(
+        viewport=viewport,
+        device_scale_factor=2 if mobile else 1,
+        is_mobile=mobile,
+        has_touch=mobile,
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def phone(browser):
+    with _page(browser, PHONE, mobile=True) as page:
+        yield page
+
+
+@pytest.fixture
+def desktop(browser):
+    with _page(browser, DESKTOP, mobile=False) as page:
+        yield page
+
+
+@pytest.fixture
+def live_demo(transactional_db, live_server):
+    """The demo cast, reachable through the live server."""
+    seed_accounts(log=lambda line: None)
+    return live_server
+
+
+def shot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def audit(page) -> list[dict]:
+    """axe-core WCAG 2.1 AA violations of impact serious or critical on the current page."""
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate(
+        "async () => await axe.run(document, {runOnly: {type: 'tag', values:"
+        " ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def check_page(page, name: str) -> None:
+    """Screenshot the page and fail on serious/critical accessibility violations."""
+    page.wait_for_load_state("networkidle")
+    shot(page, name)
+    violations = audit(page)
+    assert violations == [], f"{name}: {violations}"

@@ -1,0 +1,99 @@
+"""A citizen's first steps: activate, log in, see the home page, get locked out, switch language."""
+
+import pytest
+
+from accounts.demo import CITIZEN_PASSWORD
+from accounts.models import InsuredPerson
+
+from .conftest import check_page
+
+pytestmark = pytest.mark.e2e
+
+
+def _login(page, base, number, password):
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("身份证号码").fill(number)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_load_state("networkidle")
+
+
+def test_activation_on_a_phone(phone, live_demo):
+    base = live_demo.url
+    phone.goto(base + "/")
+    check_page(phone, "anonymous-home-phone")
+    phone.get_by_role("link", name="首次使用：激活账号").click()
+    check_page(phone, "activate-phone")
+    phone.get_by_label("身份证号码").fill("320211198004192223")  # wrong check digit
+    phone.get_by_label("姓名").fill("周芳")
+    phone.get_by_label("手机号码").fill("13800000006")
+    phone.get_by_label("设置密码").fill("Zhoufang-2026!")
+    phone.get_by_label("确认密码").fill("Zhoufang-2026!")
+    phone.get_by_role("button", name="激活并设置密码").click()
+    assert phone.get_by_text("身份证号码校验位不正确，请核对后重新输入").is_visible()
+    check_page(phone, "activate-error-phone")
+    assert InsuredPerson.objects.get(name="周芳").user_id is None
+
+    phone.get_by_label("身份证号码").fill("320211198004192224")
+    phone.get_by_label("设置密码").fill("Zhoufang-2026!")
+    phone.get_by_label("确认密码").fill("Zhoufang-2026!")
+    phone.get_by_role("button", name="激活并设置密码").click()
+    phone.wait_for_load_state("networkidle")
+    assert phone.get_by_role("heading", name="您好，周芳").is_visible()
+    assert phone.get_by_text("3202**********2224").is_visible()
+    check_page(phone, "activated-home-phone")
+    assert InsuredPerson.objects.get(name="周芳").user_id is not None
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_login_shows_the_home_page_in_chinese(request, device, live_demo):
+    page = request.getfixturevalue(device)
+    _login(page, live_demo.url, "32010219750312123x", CITIZEN_PASSWORD)
+    assert page.get_by_role("heading", name="您好，王建国").is_visible()
+    card = page.get_by_role("region", name="我的参保信息")
+    for text in ["3201**********123X", "职工医保", "正常参保", "南京市（江苏省）"]:
+        assert card.get_by_text(text).is_visible(), text
+    assert "32010219750312123X" not in page.content()
+    check_page(page, f"home-{device}")
+
+
+def test_login_page_and_lockout_message(phone, live_demo):
+    base = live_demo.url
+    phone.goto(f"{base}/accounts/login/")
+    check_page(phone, "login-phone")
+    for attempt in range(5):
+        _login(phone, base, "320104197708252463", f"wrong-{attempt}")
+        assert phone.get_by_text("身份证号码或密码错误").is_visible()
+    check_page(phone, "login-error-phone")
+    _login(phone, base, "320104197708252463", "wrong-6")
+    assert phone.get_by_role("heading", name="账号已锁定").is_visible()
+    assert phone.get_by_text("登录失败次数过多，账号已被锁定30分钟").is_visible()
+    check_page(phone, "locked-out-phone")
+
+
+def test_language_switch_on_a_phone(phone, live_demo):
+    _login(phone, live_demo.url, "32010219750312123X", CITIZEN_PASSWORD)
+    phone.get_by_role("button", name="展开菜单").click()
+    phone.get_by_role("button", name="English").click()
+    phone.wait_for_load_state("networkidle")
+    assert phone.get_by_role("heading", name="My insurance details").is_visible()
+    check_page(phone, "home-english-phone")
+    phone.get_by_role("button", name="Expand menu").click()
+    phone.get_by_role("button", name="中文").click()
+    phone.wait_for_load_state("networkidle")
+    assert phone.get_by_role("heading", name="我的参保信息").is_visible()
+
+
+def test_staff_reaches_the_admin_and_sees_masked_numbers(desktop, live_demo):
+    base = live_demo.url
+    desktop.goto(f"{base}/admin/")
+    desktop.locator("#id_username").fill("js_clerk")
+    desktop.locator("#id_password").fill("Staff-2025!")
+    desktop.locator("input[type=submit]").click()
+    desktop.goto(f"{base}/admin/accounts/insuredperson/")
+    assert desktop.get_by_text("3201**********123X").is_visible()
+    assert "32010219750312123X" not in desktop.content()
+    desktop.wait_for_load_state("networkidle")
+    from .conftest import shot
+
+    shot(desktop, "admin-persons-desktop")
