@@ -34,6 +34,7 @@ REGIONS = [
         {
             **_JIANGSU,
             "member_in_several_relationships": True,
+            "online_letter": RegionPolicy.OnlineLetter.MUTUAL_AID_LETTER,
             "counter_agreement": RegionPolicy.CounterAgreement.WITHHOLDING_AGREEMENT,
         },
     ),

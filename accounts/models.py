@@ -46,6 +46,10 @@ class RegionPolicy(models.Model):
         RELATIONSHIP_LETTER = "relationship_letter", _("家庭关系承诺书")
         WITHHOLDING_AGREEMENT = "withholding_agreement", _("个人账户代扣协议")
 
+    class OnlineLetter(models.TextChoices):
+        RELATIONSHIP_LETTER = "relationship_letter", _("家庭关系承诺书")
+        MUTUAL_AID_LETTER = "mutual_aid_letter", _("共济承诺书")
+
     class FallbackOrder(models.TextChoices):
         FILING = "filing", _("按绑定先后顺序")
         BALANCE = "balance", _("按账户余额从高到低")
@@ -69,13 +73,24 @@ class RegionPolicy(models.Model):
         help_text=_("江苏：否（先退出再加入）；五家渠：是（父母双方可同时绑定子女，由成员排序）"),
     )
     consent_age = models.PositiveSmallIntegerField(
-        _("需本人同意的年龄"), default=16, validators=[MaxValueValidator(18)]
+        _("需本人同意的年龄"),
+        null=True,
+        blank=True,
+        default=16,
+        validators=[MaxValueValidator(18)],
+        help_text=_("达到该年龄的成员须本人登录确认（R8）；留空表示不需成员确认"),
     )
     consent_days = models.PositiveSmallIntegerField(
         _("同意请求有效天数"), default=7, validators=[MinValueValidator(1)]
     )
     max_window_days = models.PositiveIntegerField(
         _("授权期限上限（天）"), null=True, blank=True, help_text=_("留空表示可长期有效，直至解除")
+    )
+    online_letter = models.CharField(
+        _("网上办理承诺书"),
+        max_length=30,
+        choices=OnlineLetter,
+        default=OnlineLetter.RELATIONSHIP_LETTER,
     )
     counter_agreement = models.CharField(
         _("窗口办理协议"),

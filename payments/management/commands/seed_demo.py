@@ -1,16 +1,17 @@
 """`python manage.py seed_demo`: load the demo cast (../shared/demo-cast.md), idempotently.
 
 The command lives in the highest app (payments) so that it may call each app's demo seeding in
-order without a lower app importing a higher one: accounts now; family and payments add theirs."""
+order without a lower app importing a higher one: accounts, then family; payments adds its own."""
 
 from django.core.management.base import BaseCommand
 
 from accounts.demo import seed_accounts
 from accounts.models import InsuredPerson
+from family.demo import seed_family
 
 
 class Command(BaseCommand):
-    help = "Load the demo cast (regions, premiums, people, staff). Safe to run again."
+    help = "Load the demo cast (people, staff, relationships). Safe to run again."
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -23,5 +24,7 @@ class Command(BaseCommand):
         if if_empty and InsuredPerson.objects.exists():
             self.stdout.write("Demo data: the database already has people; left as it is.")
             return
-        seed_accounts(log=lambda line: self.stdout.write(f"  + {line}"))
+        log = lambda line: self.stdout.write(f"  + {line}")  # noqa: E731
+        seed_accounts(log=log)
+        seed_family(log=log)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))

@@ -1,0 +1,300 @@
+"""Reads of the family app, scoped to who asks. Every page's query count is constant: lists come
+with their people and regions in one query (select_related), never one query per row."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts import idnumber
+from accounts.models import InsuredPerson, RegionPolicy, User
+
+from . import hooks
+from .models import Authorization, CommitmentLetter, Guardianship, Relationship
+
+Status = Authorization.Status
+
+NOT_YET_STARTED = _("待生效")
+WINDOW_PASSED = _("已过授权期限")
+SUSPENDED = _("暂停使用（参保状态异常）")
+
+
+def _with_people(qs: QuerySet[Authorization]) -> QuerySet[Authorization]:
+    return qs.select_related("holder__region", "member__region", "relationship")
+
+
+def state_label(authorization: Authorization, at: dt.datetime) -> str:
+    """What a person should read: the stored status, refined by the window and both statuses
+    at this instant (the same facts `authorizations_usable_for` checks)."""
+    if authorization.status == Status.ACTIVE:
+        if authorization.window_end is not None and at > authorization.window_end:
+            return str(WINDOW_PASSED)
+        if at < authorization.window_start:
+            return str(NOT_YET_STARTED)
+        normal = InsuredPerson.Status.NORMAL
+        if authorization.holder.status != normal or authorization.member.status != normal:
+            return str(SUSPENDED)
+    return str(authorization.get_status_display())
+
+
+def _label(items: list[Authorization], at: dt.datetime) -> list[Authorization]:
+    for item in items:
+        item.state = state_label(item, at)
+        item.usable = is_usable(item, at)
+    return items
+
+
+def is_usable(authorization: Authorization, at: dt.datetime) -> bool:
+    normal = InsuredPerson.Status.NORMAL
+    return (
+        authorization.is_usable_at(at)
+        and authorization.relationship.status == Relationship.Status.ACTIVE
+        and authorization.holder.status == normal
+        and authorization.member.status == normal
+        and authorization.holder.scheme == InsuredPerson.Scheme.EMPLOYEE
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# use time (R9, R10, R14): correctness never depends on a scheduler
+
+
+def _ordered(member: InsuredPerson, items: list[Authorization]) -> list[Authorization]:
+    """R10: positions the member set come first; the rest follow the policy's fallback order
+    (R21): filing order, or the holders' balances from high to low where the payments app tells
+    them."""
+    positioned = sorted(
+        (a for a in items if a.deduction_position is not None), key=lambda a: a.deduction_position
+    )
+    rest = [a for a in items if a.deduction_position is None]
+    rest.sort(key=lambda a: (a.created_at, a.pk))
+    if member.region.fallback_order == RegionPolicy.FallbackOrder.BALANCE:
+        balances = {a.holder_id: hooks.holder_balance(a.holder) for a in rest}
+        if all(b is not None for b in balances.values()):
+            rest.sort(key=lambda a: -balances[a.holder_id])
+    return positioned + rest
+
+
+def authorizations_usable_for(*, member: InsuredPerson, at: dt.datetime) -> list[Authorization]:
+    """The authorizations through which holders may pay for `member` at instant `at`, in
+    deduction order. Window, relationship and both people's statuses are checked here, at use
+    time, whatever the scheduled jobs have or have not done yet (R14, issue 5)."""
+    normal = InsuredPerson.Status.NORMAL
+    if InsuredPerson.objects.filter(pk=member.pk, status=normal).exists() is False:
+        return []
+    items = list(
+        _with_people(
+            Authorization.objects.filter(
+                Q(window_end__isnull=True) | Q(window_end__gte=at),
+                member=member,
+                status=Status.ACTIVE,
+                window_start__lte=at,
+                relationship__status=Relationship.Status.ACTIVE,
+                holder__status=normal,
+                holder__scheme=InsuredPerson.Scheme.EMPLOYEE,
+            )
+        )
+    )
+    return _ordered(member, items)
+
+
+def deduction_order_for(*, member: InsuredPerson) -> list[Authorization]:
+    """All live authorizations of a member in the order holders would pay."""
+    items = list(_with_people(Authorization.objects.live().filter(member=member)))
+    return _ordered(member, items)
+
+
+# ---------------------------------------------------------------------------------------------
+# people
+
+
+def person_for_user(*, user: User) -> InsuredPerson | None:
+    if not user.is_authenticated:
+        return None
+    return InsuredPerson.objects.select_related("region").filter(user_id=user.pk).first()
+
+
+def person_find_for_binding(*, id_number: str, name: str) -> InsuredPerson | None:
+    """The bureau's record for a relative the holder names: both number and name must match."""
+    number = idnumber.normalize(id_number)
+    return (
+        InsuredPerson.objects.select_related("region")
+        .filter(id_number=number, name=name.strip())
+        .first()
+    )
+
+
+def wards_for(*, person: InsuredPerson, at: dt.datetime) -> list[InsuredPerson]:
+    """People this person acts for (R22): registered wards, and minors they bind as holder whose
+    deduction order they may set (R10)."""
+    day = timezone.localtime(at).date()
+    registered = InsuredPerson.objects.filter(
+        Q(guardians__valid_until__isnull=True) | Q(guardians__valid_until__gte=day),
+        guardians__guardian=person,
+        guardians__valid_from__lte=day,
+    )
+    try:
+        eighteen_years_ago = day.replace(year=day.year - 18)
+    except ValueError:  # 29 February
+        eighteen_years_ago = day.replace(year=day.year - 18, day=28)
+    minors = InsuredPerson.objects.filter(
+        authorizations_received__holder=person,
+        authorizations_received__status__in=Authorization.LIVE_STATUSES,
+        birth_date__gt=eighteen_years_ago,
+    )
+    return list(
+        (registered | minors).distinct().select_related("region").order_by("birth_date", "pk")
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# the citizen's pages
+
+
+@dataclass
+class FamilyOverview:
+    person: InsuredPerson
+    relationship: Relationship | None
+    as_holder: list[Authorization]
+    as_member: list[Authorization]
+    letters: list[CommitmentLetter]
+    pending_consents: list[Authorization]
+    wards: list[InsuredPerson]
+
+
+def family_overview(*, person: InsuredPerson, at: dt.datetime) -> FamilyOverview:
+    relationship = Relationship.objects.filter(
+        holder=person, status=Relationship.Status.ACTIVE
+    ).first()
+    as_holder = (
+        _label(
+            list(_with_people(relationship.authorizations.live()).order_by("created_at", "pk")), at
+        )
+        if relationship
+        else []
+    )
+    as_member = _label(deduction_order_for(member=person), at)
+    letters = (
+        list(CommitmentLetter.objects.filter(relationship=relationship).order_by("-signed_at")[:5])
+        if relationship
+        else []
+    )
+    return FamilyOverview(
+        person=person,
+        relationship=relationship,
+        as_holder=as_holder,
+        as_member=as_member,
+        letters=letters,
+        pending_consents=consents_pending_for(person=person, at=at),
+        wards=wards_for(person=person, at=at),
+    )
+
+
+def consents_pending_for(*, person: InsuredPerson, at: dt.datetime) -> list[Authorization]:
+    """Requests this person may answer: their own, and their registered wards' (R8, R22)."""
+    day = timezone.localtime(at).date()
+    ward_ids = Guardianship.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=day),
+        guardian=person,
+        valid_from__lte=day,
+    ).values("ward_id")
+    return list(
+        _with_people(
+            Authorization.objects.filter(
+                Q(member=person) | Q(member_id__in=ward_ids),
+                status=Status.PENDING_CONSENT,
+                consent_deadline__gte=at,
+            )
+        ).order_by("consent_deadline", "pk")
+    )
+
+
+def _uuid(value) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise Http404 from exc
+
+
+def authorization_get_for_holder(*, user: User, public_id) -> Authorization:
+    """Only the holder's own login gets it; anyone else gets 404 (not 403: nothing is revealed)."""
+    item = (
+        _with_people(Authorization.objects.filter(public_id=_uuid(public_id)))
+        .filter(holder__user_id=user.pk)
+        .first()
+    )
+    if item is None:
+        raise Http404
+    return item
+
+
+def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> Authorization:
+    """The member's own login or a registered guardian of the member (R22)."""
+    person = person_for_user(user=user)
+    if person is None:
+        raise Http404
+    day = timezone.localtime(at).date()
+    ward_ids = Guardianship.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=day),
+        guardian=person,
+        valid_from__lte=day,
+    ).values("ward_id")
+    item = (
+        _with_people(Authorization.objects.filter(public_id=_uuid(public_id)))
+        .filter(Q(member=person) | Q(member_id__in=ward_ids))
+        .first()
+    )
+    if item is None:
+        raise Http404
+    return item
+
+
+def letter_get_for_holder(*, user: User, public_id) -> CommitmentLetter:
+    item = (
+        CommitmentLetter.objects.select_related("holder__region", "signed_by")
+        .filter(public_id=_uuid(public_id), holder__user_id=user.pk)
+        .first()
+    )
+    if item is None:
+        raise Http404
+    return item
+
+
+def member_get_for_order(*, user: User, public_id, at: dt.datetime) -> InsuredPerson:
+    """A person whose deduction order `user` may set (themselves, a ward, a minor they bind)."""
+    from .services import may_set_order  # the rule lives with the write it guards
+
+    person = person_for_user(user=user)
+    if person is None:
+        raise Http404
+    member = (
+        InsuredPerson.objects.select_related("region").filter(public_id=_uuid(public_id)).first()
+    )
+    if member is None or not may_set_order(actor_person=person, member=member, at=at):
+        raise Http404
+    return member
+
+
+def records_for(
+    *,
+    person: InsuredPerson,
+    status: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[Authorization]:
+    """共济账户授权记录查询 (R15): every binding and unbinding where the person is holder or
+    member, newest first; dates filter on when the binding was made or ended."""
+    qs = _with_people(Authorization.objects.filter(Q(holder=person) | Q(member=person)))
+    if status:
+        qs = qs.filter(status=status)
+    if date_from:
+        qs = qs.filter(Q(created_at__date__gte=date_from) | Q(ended_at__date__gte=date_from))
+    if date_to:
+        qs = qs.filter(Q(created_at__date__lte=date_to))
+    return qs.order_by("-created_at", "-pk")
