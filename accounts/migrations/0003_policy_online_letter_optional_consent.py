@@ -11,21 +11,35 @@ def wujiaqu_signs_mutual_aid_letter(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_seed_policies_and_audit_trigger'),
+        ("accounts", "0002_seed_policies_and_audit_trigger"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='regionpolicy',
-            name='online_letter',
-            field=models.CharField(choices=[('relationship_letter', '家庭关系承诺书'), ('mutual_aid_letter', '共济承诺书')], default='relationship_letter', max_length=30, verbose_name='网上办理承诺书'),
+            model_name="regionpolicy",
+            name="online_letter",
+            field=models.CharField(
+                choices=[
+                    ("relationship_letter", "家庭关系承诺书"),
+                    ("mutual_aid_letter", "共济承诺书"),
+                ],
+                default="relationship_letter",
+                max_length=30,
+                verbose_name="网上办理承诺书",
+            ),
         ),
         migrations.AlterField(
-            model_name='regionpolicy',
-            name='consent_age',
-            field=models.PositiveSmallIntegerField(blank=True, default=16, help_text='达到该年龄的成员须本人登录确认（R8）；留空表示不需成员确认', null=True, validators=[django.core.validators.MaxValueValidator(18)], verbose_name='需本人同意的年龄'),
+            model_name="regionpolicy",
+            name="consent_age",
+            field=models.PositiveSmallIntegerField(
+                blank=True,
+                default=16,
+                help_text="达到该年龄的成员须本人登录确认（R8）；留空表示不需成员确认",
+                null=True,
+                validators=[django.core.validators.MaxValueValidator(18)],
+                verbose_name="需本人同意的年龄",
+            ),
         ),
         migrations.RunPython(wujiaqu_signs_mutual_aid_letter, migrations.RunPython.noop),
     ]
