@@ -12,6 +12,7 @@ admin.site.index_title = _("经办管理")
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("accounts/", include("accounts.urls")),
+    path("family/", include("family.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
 ]

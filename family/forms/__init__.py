@@ -1,0 +1,1 @@
+"""Forms of the family pages, split by the page groups of family/views/."""
