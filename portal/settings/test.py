@@ -16,3 +16,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]  # locmem is fine inside one test process
 WHITENOISE_USE_FINDERS = True  # serve static/ without collectstatic
 WHITENOISE_AUTOREFRESH = True
+
+# One test database per pytest process, so that several runs on one machine (a developer's and
+# CI's, or parallel helpers) never drop each other's database. Django drops it at the end.
+DATABASES["default"]["TEST"] = {"NAME": f"test_portal_{os.getpid()}"}
