@@ -40,6 +40,14 @@ def state_label(authorization: Authorization, at: dt.datetime) -> str:
         normal = InsuredPerson.Status.NORMAL
         if authorization.holder.status != normal or authorization.member.status != normal:
             return str(SUSPENDED)
+    # R8: past its deadline a request can no longer be answered, whether or not
+    # `consents_lapse` has run yet.
+    if (
+        authorization.status == Status.PENDING_CONSENT
+        and authorization.consent_deadline is not None
+        and at > authorization.consent_deadline
+    ):
+        return str(Status.LAPSED.label)
     return str(authorization.get_status_display())
 
 
@@ -298,3 +306,17 @@ def records_for(
     if date_to:
         qs = qs.filter(Q(created_at__date__lte=date_to))
     return qs.order_by("-created_at", "-pk")
+
+
+# ---------------------------------------------------------------------------------------------
+# holder pages (added with family/views/binding.py)
+
+
+def letter_authorizations(*, letter: CommitmentLetter) -> list[Authorization]:
+    """The authorizations a signed letter covers, with their people (one query)."""
+    return list(_with_people(letter.authorizations.all()).order_by("created_at", "pk"))
+
+
+def letters_for_authorization(*, authorization: Authorization) -> list[CommitmentLetter]:
+    """The signed letters that cover one authorization, newest first (one query)."""
+    return list(authorization.letters.order_by("-signed_at", "-pk"))

@@ -79,6 +79,7 @@ ORDER_MISMATCH = _("R10：扣款顺序须包含该成员全部有效授权，且
 # R14 / R15
 NOT_LIVE = _("R15：该授权已终止，无法再操作")
 STATUS_UNCHANGED = _("R14：参保状态未变化")
+STAFF_CHANNEL_ONLY = _("R18/R20：经办窗口和管理后台只能由经办人员办理")
 # R21
 MEMBERS_AT_ONCE_CAP = _("R21：本统筹区规定同时绑定的共济成员不超过%(cap)s人")
 MEMBERS_LIFETIME_CAP = _("R21：本统筹区规定累计绑定的共济成员不超过%(cap)s人（同一人只计一次）")
@@ -154,7 +155,7 @@ def _audit_authorization(
     before: dict | None,
 ) -> None:
     after = snapshot(authorization)
-    # One entry per party, so each person's history shows it (R20).
+    # The entry names the member; the holder's history finds it through the authorization (R20).
     audit_record(
         actor=actor,
         channel=channel,
@@ -400,6 +401,17 @@ def _check_signature(holder: InsuredPerson, signature: Signature) -> None:
         len(signature.image) > MAX_SIGNATURE_BYTES or not _SIGNATURE_RE.match(signature.image)
     ):
         raise ValidationError(SIGNATURE_IMAGE_INVALID, code="R7")
+
+
+def _check_channel(actor: User | None, channel: str) -> None:
+    """Only staff act through the counter or the admin, and only the system acts without a login:
+    a citizen's request is always the online channel, whatever a caller passes."""
+    if channel == AuditEntry.Channel.ONLINE:
+        if actor is None or not actor.is_authenticated:
+            raise ValidationError(STAFF_CHANNEL_ONLY, code="channel")
+        return
+    if actor is not None and not actor.is_staff:
+        raise ValidationError(STAFF_CHANNEL_ONLY, code="channel")
 
 
 def _check_actor_is_holder(holder: InsuredPerson, actor: User, channel: str) -> None:
@@ -654,9 +666,19 @@ def authorization_window_change(
             start = authorization.window_start
             if window_end is not None and window_end <= start:
                 raise ValidationError(WINDOW_END_NOT_AFTER_START, code="R6")
-            _check_window(policy, None, window_end, at=max(at, start))
+            # Before `_check_window`, which would call an end before now "not after the start".
             if window_end is not None and window_end <= at:
                 raise ValidationError(WINDOW_END_PAST, code="R6")
+            _check_window(policy, None, window_end, at=max(at, start))
+            # R6/R21: a capped window is measured from its real start, not from now.
+            if (
+                policy.max_window_days
+                and window_end is not None
+                and window_end - start > dt.timedelta(days=policy.max_window_days)
+            ):
+                raise ValidationError(
+                    WINDOW_TOO_LONG, code="R6", params={"days": policy.max_window_days}
+                )
         else:
             _check_window(policy, window_start, window_end, at=at)
             start = window_start
@@ -791,6 +813,7 @@ def authorization_revoke(
     at: dt.datetime | None = None,
 ) -> Authorization:
     """R15: the holder revokes a member at any time."""
+    _check_channel(actor, channel)
     with transaction.atomic():
         at = _now(at)
         authorization = _lock_authorization(authorization)
@@ -815,6 +838,7 @@ def authorization_leave(
     *, authorization: Authorization, actor: User, channel: str, at: dt.datetime | None = None
 ) -> Authorization:
     """R15: the member (or their guardian, R22) leaves a relationship."""
+    _check_channel(actor, channel)
     with transaction.atomic():
         at = _now(at)
         authorization = _lock_authorization(authorization)
@@ -848,6 +872,7 @@ def relationship_end(
     at: dt.datetime | None = None,
 ) -> Relationship:
     """The holder (or staff) ends the whole relationship: every live member is revoked."""
+    _check_channel(actor, channel)
     with transaction.atomic():
         at = _now(at)
         relationship = (
@@ -903,6 +928,7 @@ def deduction_order_set(
     at: dt.datetime | None = None,
 ) -> None:
     """R10: positions 1..n over all of the member's live authorizations, in the given order."""
+    _check_channel(actor, channel)
     with transaction.atomic():
         at = _now(at)
         member = _lock_persons([member])[member.pk]
@@ -969,8 +995,16 @@ def authorization_cap_set(
     channel: str,
 ) -> Authorization:
     """R21 (Shanxi): the holder's optional single-payment cap for one member."""
-    if cap is not None and (cap <= 0 or cap != cap.quantize(Decimal("0.01"))):
+    # NaN/Infinity and amounts past the column's 14 digits are refused here, not by Decimal or
+    # the database raising something other than a ValidationError.
+    if cap is not None and (
+        not cap.is_finite()
+        or cap <= 0
+        or cap >= Decimal("1e12")
+        or cap != cap.quantize(Decimal("0.01"))
+    ):
         raise ValidationError(CAP_INVALID, code="R21")
+    _check_channel(actor, channel)
     with transaction.atomic():
         authorization = _lock_authorization(authorization)
         if channel == AuditEntry.Channel.ONLINE and actor.pk != authorization.holder.user_id:
@@ -1004,6 +1038,9 @@ def person_status_change(
     """R14: change a person's insured status. Transfer out or termination ends, at once, every
     live authorization involving them (as holder or member) and the relationships they hold.
     Suspension ends nothing; use-time checks refuse the account while it lasts."""
+    if channel == AuditEntry.Channel.ONLINE:  # the bureau changes insured status, not citizens
+        raise ValidationError(STAFF_CHANNEL_ONLY, code="channel")
+    _check_channel(actor, channel)
     with transaction.atomic():
         at = _now(at)
         person = _lock_persons([person])[person.pk]

@@ -1,0 +1,163 @@
+"""Races on real PostgreSQL connections: threads started together by a barrier, each committing
+its own transaction (R5, R4, R8). Every thread closes its connection when done."""
+
+import datetime as dt
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
+from family import services
+from family.models import Authorization, CommitmentLetter, Relationship
+from tests.factories import InsuredPersonFactory, make_id_number
+from tests.family.builders import DAY, A, bind, req
+from tests.family.conftest import NOW
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run_together(*calls):
+    """Run the callables at the same instant in threads; return ("ok", result) or
+    ("refused", messages) or ("error", repr) per call, in order."""
+    barrier = threading.Barrier(len(calls))
+    outcomes: list = [None] * len(calls)
+
+    def worker(index, call):
+        try:
+            barrier.wait(timeout=10)
+            outcomes[index] = ("ok", call())
+        except ValidationError as exc:
+            outcomes[index] = ("refused", exc.messages)
+        except Exception as exc:  # reported to the test, which fails on it
+            outcomes[index] = ("error", repr(exc))
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=worker, args=(i, call), daemon=True) for i, call in enumerate(calls)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
+    return outcomes
+
+
+def binder(holder, member):
+    """Bind `member` as `holder` would from the bind page (real clock, window from signing)."""
+
+    def call():
+        return services.relationship_bind(
+            holder=holder,
+            members=[req(member)],
+            signature=services.Signature(name=holder.name),
+            actor=holder.user,
+            channel=AuditEntry.Channel.ONLINE,
+        )
+
+    return call
+
+
+def new_child(code, seq, birth=dt.date(2019, 5, 1)):
+    return InsuredPersonFactory(
+        name=f"孩子{seq}",
+        region=RegionPolicy.objects.get(code=code),
+        id_number=make_id_number(code, birth, seq),
+        scheme=InsuredPerson.Scheme.RESIDENT,
+    )
+
+
+def test_two_holders_binding_the_same_member_at_once_exclusive_policy(cast):  # R5
+    wang, li = cast["王建国"], cast["李秀英"]
+    for round_number in range(4):
+        child = cast["王小明"] if round_number == 0 else new_child("320100", 700 + round_number)
+        outcomes = run_together(binder(wang, child), binder(li, child))
+        kinds = sorted(kind for kind, _value in outcomes)
+        assert kinds == ["ok", "refused"], outcomes
+        refusal = next(value for kind, value in outcomes if kind == "refused")
+        assert refusal == [str(services.MEMBER_IN_OTHER_RELATIONSHIP)]
+        assert Authorization.objects.live().filter(member=child).count() == 1
+        winner = Authorization.objects.live().get(member=child).holder
+        loser = li if winner == wang else wang
+        # the loser's transaction left nothing behind: no authorization, letter or audit row
+        assert not Authorization.objects.filter(holder=loser, member=child).exists()
+        assert not AuditEntry.objects.filter(
+            action="authorization.create", person=child, actor=loser.user
+        ).exists()
+    assert Relationship.objects.filter(status="active").count() in (1, 2)
+
+
+def test_the_database_alone_keeps_an_exclusive_member_in_one_relationship(cast, monkeypatch):  # R5
+    """Without the person-row locks, and with both requests held until both have passed the
+    Python checks, the partial unique index refuses the second insert; the service reports it
+    with the R5 message."""
+
+    def no_locks(persons):
+        rows = InsuredPerson.objects.select_related("region", "user").filter(
+            pk__in={p.pk for p in persons}
+        )
+        return {p.pk: p for p in rows}
+
+    checked = threading.Barrier(2)
+    bind_check = services.bind_check
+
+    def bind_check_then_wait(**kwargs):
+        errors = bind_check(**kwargs)
+        checked.wait(timeout=10)
+        return errors
+
+    monkeypatch.setattr(services, "_lock_persons", no_locks)
+    monkeypatch.setattr(services, "bind_check", bind_check_then_wait)
+    child = cast["王小明"]
+    outcomes = run_together(binder(cast["王建国"], child), binder(cast["李秀英"], child))
+    assert sorted(kind for kind, _value in outcomes) == ["ok", "refused"], outcomes
+    assert [value for kind, value in outcomes if kind == "refused"] == [
+        [str(services.MEMBER_IN_OTHER_RELATIONSHIP)]
+    ]
+    assert Authorization.objects.live().filter(member=child).count() == 1
+    assert CommitmentLetter.objects.count() == 1
+
+
+def test_the_same_binding_submitted_twice_at_once_binds_once(cast):  # R4
+    wang, xiaoming = cast["王建国"], cast["王小明"]
+    outcomes = run_together(binder(wang, xiaoming), binder(wang, xiaoming))
+    assert sorted(kind for kind, _value in outcomes) == ["ok", "refused"], outcomes
+    assert [value for kind, value in outcomes if kind == "refused"] == [
+        [str(services.MEMBER_ALREADY_BOUND_HERE)]
+    ]
+    assert Relationship.objects.filter(holder=wang).count() == 1
+    assert Authorization.objects.filter(member=xiaoming).count() == 1
+    assert CommitmentLetter.objects.filter(holder=wang).count() == 1
+    assert AuditEntry.objects.filter(action="letter.sign").count() == 1
+
+
+def test_both_parents_binding_their_child_at_once_multi_holder_policy(cast):  # R5
+    child = cast["马小燕"]
+    outcomes = run_together(binder(cast["马志强"], child), binder(cast["古丽娜"], child))
+    assert [kind for kind, _value in outcomes] == ["ok", "ok"], outcomes
+    rows = Authorization.objects.live().filter(member=child)
+    assert sorted(a.holder.name for a in rows) == ["古丽娜", "马志强"]
+    assert all(a.status == A.ACTIVE and not a.exclusive for a in rows)
+
+
+def test_two_lapse_runs_at_once_lapse_each_request_once(cast):  # R8
+    holders = [cast["王建国"], cast["李秀英"], cast["张伟"]]
+    adults = [new_child("320100", 800 + n, birth=dt.date(1990, 1, 1)) for n in range(6)]
+    for index, holder in enumerate(holders):
+        bind(holder, req(adults[2 * index]), req(adults[2 * index + 1]))
+    assert Authorization.objects.filter(status=A.PENDING_CONSENT).count() == 6
+    after_deadline = NOW + 8 * DAY
+
+    def lapse():
+        return services.consents_lapse(at=after_deadline, batch_size=1)
+
+    outcomes = run_together(lapse, lapse)
+    assert [kind for kind, _value in outcomes] == ["ok", "ok"], outcomes
+    assert sum(value for _kind, value in outcomes) == 6
+    assert Authorization.objects.filter(status=A.LAPSED).count() == 6
+    assert AuditEntry.objects.filter(action="authorization.lapse").count() == 6
+    assert AuditEntry.objects.filter(action="relationship.end").count() == 3
+    assert not Relationship.objects.filter(status="active").exists()
