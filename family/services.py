@@ -639,6 +639,39 @@ def letter_preview_for_window_change(
     )
 
 
+def window_change_check(
+    *,
+    authorization: Authorization,
+    window_start: dt.datetime | None,
+    window_end: dt.datetime | None,
+    at: dt.datetime | None = None,
+) -> dt.datetime:
+    """R6 for a window change (also the dry run of the page's first step); returns the start the
+    authorization will have. `window_start` None keeps the current start."""
+    at = _now(at)
+    policy = authorization.holder.region
+    if window_start is None:
+        start = authorization.window_start
+        if window_end is not None and window_end <= start:
+            raise ValidationError(WINDOW_END_NOT_AFTER_START, code="R6")
+        # Before `_check_window`, which would call an end before now "not after the start".
+        if window_end is not None and window_end <= at:
+            raise ValidationError(WINDOW_END_PAST, code="R6")
+        _check_window(policy, None, window_end, at=max(at, start))
+        # R6/R21: a capped window is measured from its real start, not from now.
+        if (
+            policy.max_window_days
+            and window_end is not None
+            and window_end - start > dt.timedelta(days=policy.max_window_days)
+        ):
+            raise ValidationError(
+                WINDOW_TOO_LONG, code="R6", params={"days": policy.max_window_days}
+            )
+        return start
+    _check_window(policy, window_start, window_end, at=at)
+    return window_start
+
+
 def authorization_window_change(
     *,
     authorization: Authorization,
@@ -661,27 +694,9 @@ def authorization_window_change(
         _check_actor_is_holder(holder, actor, channel)
         _check_signature(holder, signature)
         _check_holder(holder, at=at)
-        policy = holder.region
-        if window_start is None:
-            start = authorization.window_start
-            if window_end is not None and window_end <= start:
-                raise ValidationError(WINDOW_END_NOT_AFTER_START, code="R6")
-            # Before `_check_window`, which would call an end before now "not after the start".
-            if window_end is not None and window_end <= at:
-                raise ValidationError(WINDOW_END_PAST, code="R6")
-            _check_window(policy, None, window_end, at=max(at, start))
-            # R6/R21: a capped window is measured from its real start, not from now.
-            if (
-                policy.max_window_days
-                and window_end is not None
-                and window_end - start > dt.timedelta(days=policy.max_window_days)
-            ):
-                raise ValidationError(
-                    WINDOW_TOO_LONG, code="R6", params={"days": policy.max_window_days}
-                )
-        else:
-            _check_window(policy, window_start, window_end, at=at)
-            start = window_start
+        start = window_change_check(
+            authorization=authorization, window_start=window_start, window_end=window_end, at=at
+        )
         lines = _letter_lines(
             authorization.relationship, replaced={authorization.pk: (start, window_end)}
         )

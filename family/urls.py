@@ -22,9 +22,7 @@ urlpatterns = [
     path("authorizations/<uuid:public_id>/revoke/", views.RevokeView.as_view(), name="revoke"),
     path("authorizations/<uuid:public_id>/leave/", views.LeaveView.as_view(), name="leave"),
     path("consents/", views.ConsentListView.as_view(), name="consents"),
-    path(
-        "consents/<uuid:public_id>/", views.ConsentAnswerView.as_view(), name="consent-answer"
-    ),
+    path("consents/<uuid:public_id>/", views.ConsentAnswerView.as_view(), name="consent-answer"),
     path("order/", views.OrderView.as_view(), name="order"),
     path("order/<uuid:public_id>/", views.OrderView.as_view(), name="order-member"),
     path("records/", views.RecordListView.as_view(), name="records"),
