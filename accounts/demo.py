@@ -103,6 +103,11 @@ GROUP_PERMISSIONS = {
         "view_insuredperson",
         "change_insuredperson",
         "view_auditentry",
+        # family (the app's models; codenames are unique across the apps)
+        "view_relationship",
+        "view_authorization",
+        "view_commitmentletter",
+        "view_guardianship",
     ],
     SUPERVISOR: [
         "view_regionpolicy",
@@ -115,6 +120,12 @@ GROUP_PERMISSIONS = {
         "view_auditentry",
         "view_accessattempt",
         "delete_accessattempt",
+        # family
+        "view_relationship",
+        "view_authorization",
+        "view_commitmentletter",
+        "view_guardianship",
+        "add_guardianship",
     ],
 }
 STAFF = [
