@@ -16,7 +16,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -123,16 +124,18 @@ class RelationshipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     inlines = [AuthorizationInline, CommitmentLetterInline]
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                live_member_count=Count(
-                    "authorizations",
-                    filter=Q(authorizations__status__in=Authorization.LIVE_STATUSES),
-                )
-            )
+        # A correlated subquery, not Count("authorizations"): searching by a member's name or
+        # number joins the authorizations again and the changelist only de-duplicates rows with
+        # DISTINCT, which would multiply a joined count.
+        live = (
+            Authorization.objects.live()
+            .filter(relationship=OuterRef("pk"))
+            .order_by()
+            .values("relationship")
+            .annotate(n=Count("pk"))
+            .values("n")
         )
+        return super().get_queryset(request).annotate(live_member_count=Coalesce(Subquery(live), 0))
 
     @admin.display(description=_("统筹区"), ordering="holder__region__code")
     def holder_region(self, obj):

@@ -2,6 +2,7 @@
 guardianships through the service (R22) and status changes that end relationships (R14, R20)."""
 
 import datetime as dt
+import re
 
 import pytest
 from django.db import connection
@@ -121,6 +122,14 @@ def test_relationships_are_found_by_a_members_number_and_filtered_by_region(
     assert "马志强" in html
     assert "古丽娜" in html
     assert "王建国" not in html
+
+
+@pytest.mark.parametrize("query", ["", "王", "320111194801051113"])
+def test_member_count_is_not_multiplied_by_a_search_over_members(admin_page, demo_family, query):
+    # The search joins the authorizations again; the count must still be 王建国's two members.
+    html = admin_page.get(CHANGELISTS["relationship"], {"q": query}).content.decode()
+    row = re.search(r"<tr>(?:(?!</tr>).)*王建国(?:(?!</tr>).)*</tr>", html, re.S).group(0)
+    assert re.search(r'class="field-live_members">(\d+)<', row).group(1) == "2"
 
 
 def test_relationship_page_lists_members_and_letters(admin_page, demo_family):
