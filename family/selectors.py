@@ -301,10 +301,17 @@ def records_for(
     qs = _with_people(Authorization.objects.filter(Q(holder=person) | Q(member=person)))
     if status:
         qs = qs.filter(status=status)
-    if date_from:
-        qs = qs.filter(Q(created_at__date__gte=date_from) | Q(ended_at__date__gte=date_from))
-    if date_to:
-        qs = qs.filter(Q(created_at__date__lte=date_to))
+    if date_from or date_to:
+        # Bound within the dates, or ended within them: a binding made before and ended after
+        # the dates had no event in them and is not listed.
+        made, ended = Q(), Q(ended_at__isnull=False)
+        if date_from:
+            made &= Q(created_at__date__gte=date_from)
+            ended &= Q(ended_at__date__gte=date_from)
+        if date_to:
+            made &= Q(created_at__date__lte=date_to)
+            ended &= Q(ended_at__date__lte=date_to)
+        qs = qs.filter(made | ended)
     return qs.order_by("-created_at", "-pk")
 
 
@@ -320,3 +327,23 @@ def letter_authorizations(*, letter: CommitmentLetter) -> list[Authorization]:
 def letters_for_authorization(*, authorization: Authorization) -> list[CommitmentLetter]:
     """The signed letters that cover one authorization, newest first (one query)."""
     return list(authorization.letters.order_by("-signed_at", "-pk"))
+
+
+# ---------------------------------------------------------------------------------------------
+# member pages (added with family/views/member.py)
+
+
+def relationship_has_other_live(*, authorization: Authorization) -> bool:
+    """Whether another member is still live in the authorization's relationship: revoking or
+    leaving the last one ends the relationship too (one query)."""
+    return (
+        Authorization.objects.live()
+        .filter(relationship_id=authorization.relationship_id)
+        .exclude(pk=authorization.pk)
+        .exists()
+    )
+
+
+def label_all(items: list[Authorization], *, at: dt.datetime) -> list[Authorization]:
+    """Each row's `state` (what a person should read) and `usable` at `at`; no query."""
+    return _label(items, at)
