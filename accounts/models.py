@@ -291,6 +291,14 @@ class InsuredPerson(models.Model):
         return idnumber.mask(self.id_number)
 
     @property
+    def masked_name(self) -> str:
+        """王建国 -> 王*国, 张伟 -> 张*: what outside systems (the institution API) may show."""
+        name = self.name
+        if len(name) <= 2:
+            return name[:1] + "*"
+        return name[0] + "*" * (len(name) - 2) + name[-1]
+
+    @property
     def is_employee(self) -> bool:
         return self.scheme == self.Scheme.EMPLOYEE
 

@@ -1,1 +1,454 @@
-"""Personal-account ledger, settlements, premiums on behalf, institutions: issue 4."""
+"""Money: a double-entry ledger of personal accounts (django-hordak's invariants), designated
+institutions, direct settlements with their allocation lines, refunds, premiums on behalf and
+out-of-region registrations.
+
+Invariants and where they are kept:
+- the legs of a ledger transaction sum to zero: a deferred constraint trigger at commit (0002);
+- legs and ledger transactions are append-only: a trigger refuses UPDATE and DELETE (0002);
+- a personal account is never negative: a CHECK on the cached balance;
+- the cached balance equals the sum of its legs: written in the same transaction as the legs,
+  under `select_for_update` (services), and checked by the reconciliation (issue 5);
+- one settlement / refund / credit per idempotency key; one premium per member and year: unique.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import InsuredPerson, RegionPolicy, ResidentPremium, User
+from family.models import Authorization
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+ZERO = Decimal("0.00")
+
+
+class LedgerAccount(models.Model):
+    """A personal account (个人账户) of an employee-scheme person, or one of the bureau's own
+    accounts per region. Money is positive on a personal account; bureau accounts take the other
+    side of each movement and may be negative (the employer-credit source always is)."""
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", _("职工医保个人账户")
+        EMPLOYER_CREDITS = "employer_credits", _("单位缴费划入")
+        INSTITUTION_PAYABLE = "institution_payable", _("应付定点医药机构结算款")
+        PREMIUM_RECEIVABLE = "premium_receivable", _("城乡居民医保保费收入")
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("账户类别"), max_length=24, choices=Kind)
+    person = models.OneToOneField(
+        InsuredPerson,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_account",
+        verbose_name=_("参保人"),
+    )
+    region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("统筹区")
+    )
+    # Cached balance of a personal account, written only by payments.services.ledger under
+    # select_for_update, in the same transaction as the legs that change it. Bureau accounts keep
+    # none (null): every settlement touches them, and a cached row there would serialise all
+    # settlements of a region; their balance is the sum of their legs.
+    balance = models.DecimalField(_("余额（元）"), null=True, blank=True, **MONEY)
+    created_at = models.DateTimeField(_("开户时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("账户")
+        verbose_name_plural = _("账户")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="personal") | Q(balance__gte=0),
+                name="ledgeraccount_personal_not_negative",
+                violation_error_message=_("个人账户余额不能为负数"),
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="personal", person__isnull=False, balance__isnull=False)
+                | (~Q(kind="personal") & Q(person__isnull=True, balance__isnull=True)),
+                name="ledgeraccount_person_and_balance_iff_personal",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "region"],
+                condition=~Q(kind="personal"),
+                name="ledgeraccount_one_bureau_account_per_kind_and_region",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.person_id:
+            return f"{self.get_kind_display()} · {self.person.name}"
+        return f"{self.get_kind_display()} · {self.region_id}"
+
+
+class LedgerTransaction(models.Model):
+    """One movement of money: legs that sum to zero. Append-only."""
+
+    class Kind(models.TextChoices):
+        CREDIT = "credit", _("个人账户划入")
+        SETTLEMENT = "settlement", _("就医购药结算")
+        REFUND = "refund", _("结算退款")
+        PREMIUM = "premium", _("个账代缴保费")
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(_("类别"), max_length=12, choices=Kind)
+    description = models.CharField(_("摘要"), max_length=200)
+    # Business time (when the money moved) apart from the record time.
+    occurred_at = models.DateTimeField(_("发生时间"))
+    created_at = models.DateTimeField(_("记账时间"), auto_now_add=True, db_index=True)
+    idempotency_key = models.CharField(_("幂等键"), max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("记账凭证")
+        verbose_name_plural = _("记账凭证")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.description}"
+
+
+class LedgerLeg(models.Model):
+    """One side of a movement on one account: positive adds to the account, negative takes."""
+
+    transaction = models.ForeignKey(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="legs", verbose_name=_("凭证")
+    )
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="legs", verbose_name=_("账户")
+    )
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
+    # The balance of a personal account right after this leg (for statements); null elsewhere.
+    balance_after = models.DecimalField(_("变动后余额（元）"), null=True, blank=True, **MONEY)
+    created_at = models.DateTimeField(_("记账时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("分录")
+        verbose_name_plural = _("分录")
+        indexes = [models.Index(fields=["account", "-id"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="ledgerleg_amount_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.amount}"
+
+
+class Institution(models.Model):
+    """定点医药机构: settles directly through the API (R17)."""
+
+    class Kind(models.TextChoices):
+        HOSPITAL = "hospital", _("定点医疗机构")
+        PHARMACY = "pharmacy", _("定点零售药店")
+        VACCINATION = "vaccination", _("预防接种门诊")
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    code = models.CharField(_("机构编码"), max_length=32, unique=True)
+    name = models.CharField(_("机构名称"), max_length=100)
+    kind = models.CharField(_("机构类别"), max_length=12, choices=Kind)
+    region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("统筹区")
+    )
+    designated = models.BooleanField(_("定点"), default=True)
+    # The HMAC key. The server needs the secret itself to check signatures, so it is stored; it
+    # is shown once, when created, and never again in any page.
+    api_secret = models.CharField(_("接口密钥"), max_length=128, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("定点医药机构")
+        verbose_name_plural = _("定点医药机构")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class OutOfRegionFiling(models.Model):
+    """异地就医备案 (R19): mutual aid pays for care outside the member's region only with this."""
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    person = models.ForeignKey(
+        InsuredPerson,
+        on_delete=models.PROTECT,
+        related_name="out_of_region_filings",
+        verbose_name=_("参保人"),
+    )
+    care_region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("就医地统筹区")
+    )
+    valid_from = models.DateField(_("备案开始日期"))
+    valid_to = models.DateField(_("备案结束日期"), null=True, blank=True)
+    created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("异地就医备案")
+        verbose_name_plural = _("异地就医备案")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="outofregionfiling_to_after_from",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person_id} → {self.care_region_id}"
+
+
+class Category(models.TextChoices):
+    """R12: what a settlement may pay for. The API names are a contract; keep them."""
+
+    OUTPATIENT = "outpatient", _("门诊")
+    INPATIENT = "inpatient", _("住院")
+    MATERNITY = "maternity", _("生育")
+    PHARMACY_DRUG = "pharmacy_drug", _("药店购药")
+    PHARMACY_DEVICE = "pharmacy_device", _("药店购买医疗器械和耗材")
+    VACCINE = "vaccine", _("非免疫规划疫苗")
+
+
+class Settlement(models.Model):
+    class Status(models.TextChoices):
+        SETTLED = "settled", _("已结算")
+        PARTIALLY_REFUNDED = "partially_refunded", _("部分退款")
+        REFUNDED = "refunded", _("已全额退款")
+
+    public_id = models.UUIDField(_("结算编号"), default=uuid.uuid4, unique=True, editable=False)
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="settlements", verbose_name=_("机构")
+    )
+    patient = models.ForeignKey(
+        InsuredPerson, on_delete=models.PROTECT, related_name="settlements", verbose_name=_("患者")
+    )
+    category = models.CharField(_("类别"), max_length=20, choices=Category)
+    amount = models.DecimalField(_("个人负担金额（元）"), **MONEY)
+    cash_due = models.DecimalField(_("现金支付（元）"), **MONEY)
+    refunded = models.DecimalField(_("已退款（元）"), default=ZERO, **MONEY)
+    status = models.CharField(_("状态"), max_length=20, choices=Status, default=Status.SETTLED)
+    items = models.JSONField(_("明细"), default=list, blank=True)
+    occurred_at = models.DateTimeField(_("就医购药时间"))
+    created_at = models.DateTimeField(_("结算时间"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    idempotency_key = models.CharField(_("幂等键"), max_length=120)
+    request_hash = models.CharField(_("请求摘要"), max_length=64)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("结算")
+        verbose_name_plural = _("结算")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "idempotency_key"], name="settlement_idempotency_key"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="settlement_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(cash_due__gte=0) & Q(cash_due__lte=models.F("amount")),
+                name="settlement_cash_due_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(refunded__gte=0) & Q(refunded__lte=models.F("amount")),
+                name="settlement_refunded_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution.code} {self.amount}"
+
+    @property
+    def refundable(self) -> Decimal:
+        return self.amount - self.refunded
+
+
+class SettlementLine(models.Model):
+    """Which account paid how much of a settlement, and through which authorization (R9)."""
+
+    class Source(models.TextChoices):
+        OWN = "own", _("本人个人账户")
+        MUTUAL_AID = "mutual_aid", _("家庭共济")
+
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.PROTECT, related_name="lines", verbose_name=_("结算")
+    )
+    position = models.PositiveSmallIntegerField(_("支付顺序"))
+    source = models.CharField(_("来源"), max_length=12, choices=Source)
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("支付账户")
+    )
+    payer = models.ForeignKey(
+        InsuredPerson, on_delete=models.PROTECT, related_name="+", verbose_name=_("付款人")
+    )
+    authorization = models.ForeignKey(
+        Authorization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="settlement_lines",
+        verbose_name=_("共济授权"),
+    )
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
+
+    class Meta:
+        ordering = ["settlement", "position"]
+        verbose_name = _("结算支付明细")
+        verbose_name_plural = _("结算支付明细")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["settlement", "position"], name="settlementline_unique_position"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="settlementline_positive"),
+            models.CheckConstraint(
+                condition=Q(source="own", authorization__isnull=True)
+                | Q(source="mutual_aid", authorization__isnull=False),
+                name="settlementline_authorization_iff_mutual_aid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.amount}"
+
+
+class Refund(models.Model):
+    public_id = models.UUIDField(_("退款编号"), default=uuid.uuid4, unique=True, editable=False)
+    settlement = models.ForeignKey(
+        Settlement, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("结算")
+    )
+    amount = models.DecimalField(_("退款金额（元）"), **MONEY)
+    # The part of the refund that is cash back to the patient (paid last, refunded first).
+    cash_part = models.DecimalField(_("退现金（元）"), **MONEY)
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    idempotency_key = models.CharField(_("幂等键"), max_length=120)
+    request_hash = models.CharField(_("请求摘要"), max_length=64)
+    created_at = models.DateTimeField(_("退款时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("退款")
+        verbose_name_plural = _("退款")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["settlement", "idempotency_key"], name="refund_idempotency_key"
+            ),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.settlement_id} −{self.amount}"
+
+
+class RefundLine(models.Model):
+    """R11, R17: a refund goes back to an account a settlement line took it from."""
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="lines")
+    settlement_line = models.ForeignKey(
+        SettlementLine, on_delete=models.PROTECT, related_name="refund_lines"
+    )
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
+
+    class Meta:
+        verbose_name = _("退款明细")
+        verbose_name_plural = _("退款明细")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refundline_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.amount)
+
+
+class PremiumPayment(models.Model):
+    """个账代缴 (R16): a member's resident premium for one year, paid from holders' accounts."""
+
+    class PayType(models.TextChoices):
+        PERSONAL = "personal", _("个人共济")
+        FAMILY = "family", _("家庭共济")
+
+    public_id = models.UUIDField(_("缴费编号"), default=uuid.uuid4, unique=True, editable=False)
+    member = models.ForeignKey(
+        InsuredPerson,
+        on_delete=models.PROTECT,
+        related_name="premiums_paid_for",
+        verbose_name=_("缴费人（家庭成员）"),
+    )
+    premium = models.ForeignKey(
+        ResidentPremium, on_delete=models.PROTECT, related_name="+", verbose_name=_("缴费标准")
+    )
+    year = models.PositiveSmallIntegerField(_("缴费年度"))
+    pay_type = models.CharField(_("代缴方式"), max_length=10, choices=PayType)
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
+    late = models.BooleanField(_("集中缴费期后缴费"), default=False)
+    benefit_start = models.DateField(_("待遇开始日期"))
+    benefit_end = models.DateField(_("待遇结束日期"))
+    paid_at = models.DateTimeField(_("缴费时间"))
+    paid_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("办理人")
+    )
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("记录时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-paid_at", "-id"]
+        verbose_name = _("个账代缴")
+        verbose_name_plural = _("个账代缴")
+        constraints = [
+            # R16: one premium per member and year, whatever the double clicks or retries.
+            models.UniqueConstraint(fields=["member", "year"], name="premium_one_per_member_year"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="premium_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.year} {self.amount}"
+
+
+class PremiumPaymentLine(models.Model):
+    payment = models.ForeignKey(PremiumPayment, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField(_("支付顺序"))
+    account = models.ForeignKey(LedgerAccount, on_delete=models.PROTECT, related_name="+")
+    payer = models.ForeignKey(
+        InsuredPerson, on_delete=models.PROTECT, related_name="+", verbose_name=_("付款人")
+    )
+    authorization = models.ForeignKey(
+        Authorization, on_delete=models.PROTECT, related_name="premium_lines"
+    )
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
+
+    class Meta:
+        ordering = ["payment", "position"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="premiumline_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.amount}"
+
+
+class CreditImport(models.Model):
+    """One CSV file of monthly credits (划入), imported whole or not at all."""
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    file_name = models.CharField(_("文件名"), max_length=200)
+    file_sha256 = models.CharField(_("文件摘要"), max_length=64, unique=True)
+    rows = models.PositiveIntegerField(_("行数"))
+    total = models.DecimalField(_("合计（元）"), **MONEY)
+    imported_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("导入时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("个人账户划入批次")
+        verbose_name_plural = _("个人账户划入批次")
+
+    def __str__(self) -> str:
+        return self.file_name

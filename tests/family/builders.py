@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from family import services
 from family.models import Authorization, Relation
+from payments.services import account_credit
 from tests.family.conftest import NOW
 
 ONLINE = AuditEntry.Channel.ONLINE
@@ -34,6 +36,18 @@ def bind(holder, *requests, at=NOW, actor=None, channel=ONLINE, name=None, expec
         expected_hash=expected_hash,
         at=at,
     )
+
+
+def fund(person, amount="1000.00") -> InsuredPerson:
+    """Credit an employee's personal account, as the bureau's monthly credit would (R2)."""
+    account_credit(
+        person=person,
+        amount=Decimal(amount),
+        idempotency_key=f"test-fund:{person.pk}:{amount}",
+        description="test credit",
+        actor=None,
+    )
+    return person
 
 
 def live(holder, member) -> Authorization:

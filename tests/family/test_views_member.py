@@ -35,7 +35,18 @@ from family.views.member import (
 )
 from tests.factories import StaffUserFactory, make_id_number
 
-from .builders import COUNTER, SYSTEM, A, actions_since, audit_mark, audit_since, bind, live, req
+from .builders import (
+    COUNTER,
+    SYSTEM,
+    A,
+    actions_since,
+    audit_mark,
+    audit_since,
+    bind,
+    fund,
+    live,
+    req,
+)
 
 CONSENTS = reverse("family:consents")
 ORDER = reverse("family:order")
@@ -750,6 +761,7 @@ def _xinjiang_holders(member, count: int, first: int = 0) -> list[Authorization]
             scheme=InsuredPerson.Scheme.EMPLOYEE,
             name=f"马主账户{n}",
         )
+        fund(holder)
         _now_bind(holder, req(member, Relation.SIBLING))
         made.append(live(holder, member))
     return made

@@ -8,10 +8,14 @@ from django.core.management.base import BaseCommand
 from accounts.demo import seed_accounts
 from accounts.models import InsuredPerson
 from family.demo import seed_family
+from payments.demo import seed_balances, seed_institutions
 
 
 class Command(BaseCommand):
-    help = "Load the demo cast (people, staff, relationships). Safe to run again."
+    help = (
+        "Load the demo cast (people, staff, balances, relationships, institutions). "
+        "Safe to run again."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -26,5 +30,7 @@ class Command(BaseCommand):
             return
         log = lambda line: self.stdout.write(f"  + {line}")  # noqa: E731
         seed_accounts(log=log)
+        seed_balances(log=log)
         seed_family(log=log)
+        seed_institutions(log=log)
         self.stdout.write(self.style.SUCCESS("Demo data loaded."))

@@ -1,0 +1,57 @@
+"""Designated institutions (定点医药机构) and their API secrets."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import transaction
+
+from accounts.models import AuditEntry, RegionPolicy, User
+from accounts.services import audit_record
+
+from ..models import Institution
+
+
+def institution_create(
+    *,
+    code: str,
+    name: str,
+    kind: str,
+    region: RegionPolicy,
+    designated: bool,
+    actor: User | None,
+    channel: str = AuditEntry.Channel.ADMIN,
+    api_secret: str | None = None,
+) -> tuple[Institution, str]:
+    """Create an institution; returns it with its API secret, which is shown to staff this once.
+    `api_secret` is only for the demo cast's published demo secrets."""
+    secret = api_secret or secrets.token_urlsafe(32)
+    with transaction.atomic():
+        institution = Institution.objects.create(
+            code=code, name=name, kind=kind, region=region, designated=designated,
+            api_secret=secret,
+        )  # fmt: skip
+        audit_record(
+            actor=actor,
+            channel=channel,
+            action="institution.create",
+            obj=institution,
+            after={"code": code, "name": name, "kind": kind, "region": region.pk,
+                   "designated": designated},
+        )  # fmt: skip
+    return institution, secret
+
+
+def institution_secret_rotate(*, institution: Institution, actor: User | None) -> str:
+    """A new secret (the old one stops working at once); shown this once."""
+    secret = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        Institution.objects.filter(pk=institution.pk).update(api_secret=secret)
+        institution.api_secret = secret
+        audit_record(
+            actor=actor,
+            channel=AuditEntry.Channel.ADMIN,
+            action="institution.secret_rotate",
+            obj=institution,
+        )
+    return secret

@@ -1,0 +1,91 @@
+"""The ledger's only writer: post a movement as legs that sum to zero, updating the cached balances
+of personal accounts in the same transaction, under row locks taken in ascending id order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import InsuredPerson, RegionPolicy
+
+from ..models import ZERO, LedgerAccount, LedgerLeg, LedgerTransaction
+
+Kind = LedgerAccount.Kind
+
+NO_PERSONAL_ACCOUNT = _("只有职工医保参保人有个人账户")
+LEGS_UNBALANCED = _("记账分录借贷不平衡")
+INSUFFICIENT_BALANCE = _("个人账户余额不足")
+
+
+def personal_account_for(person: InsuredPerson) -> LedgerAccount:
+    """The personal account of an employee-scheme person, opened on first use."""
+    if person.scheme != InsuredPerson.Scheme.EMPLOYEE:
+        raise ValidationError(NO_PERSONAL_ACCOUNT, code="no_personal_account")
+    account, _created = LedgerAccount.objects.get_or_create(
+        person=person,
+        defaults={"kind": Kind.PERSONAL, "region_id": person.region_id, "balance": ZERO},
+    )
+    return account
+
+
+def bureau_account(kind: str, region: RegionPolicy | int) -> LedgerAccount:
+    region_id = region.pk if isinstance(region, RegionPolicy) else region
+    account, _created = LedgerAccount.objects.get_or_create(kind=kind, region_id=region_id)
+    return account
+
+
+def accounts_lock(ids: Iterable[int]) -> dict[int, LedgerAccount]:
+    """Lock personal accounts for a read-then-write, always in ascending id order so that two
+    movements over the same accounts can never deadlock. Call inside a transaction."""
+    rows = (
+        LedgerAccount.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk__in=sorted(set(ids)))
+        .select_related("person")
+        .order_by("pk")
+    )
+    return {row.pk: row for row in rows}
+
+
+def transaction_post(
+    *,
+    kind: str,
+    description: str,
+    occurred_at: dt.datetime,
+    idempotency_key: str,
+    legs: Sequence[tuple[LedgerAccount, Decimal]],
+) -> LedgerTransaction:
+    """Write one movement. Personal accounts in `legs` must have been locked by the caller with
+    `accounts_lock` (their `balance` attribute is then current); the database refuses a negative
+    balance and, at commit, legs that do not sum to zero."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("transaction_post must run inside the caller's transaction")
+    if sum((amount for _a, amount in legs), ZERO) != ZERO or not legs:
+        raise ValidationError(LEGS_UNBALANCED, code="unbalanced")
+    entry = LedgerTransaction.objects.create(
+        kind=kind,
+        description=description[:200],
+        occurred_at=occurred_at,
+        idempotency_key=idempotency_key,
+    )
+    rows = []
+    for account, amount in legs:
+        balance_after = None
+        if account.kind == Kind.PERSONAL:
+            if account.balance + amount < 0:
+                raise ValidationError(INSUFFICIENT_BALANCE, code="insufficient_balance")
+            LedgerAccount.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
+            account.balance += amount
+            balance_after = account.balance
+        rows.append(
+            LedgerLeg(
+                transaction=entry, account=account, amount=amount, balance_after=balance_after
+            )
+        )
+    LedgerLeg.objects.bulk_create(rows)
+    return entry

@@ -1,0 +1,321 @@
+"""Direct settlement at designated institutions (R9, R11–R14, R17, R19, R21) and refunds.
+
+A settlement asks only for the personal-burden amount (R13). It is paid first from the patient's
+own personal account, then through the authorizations usable at that instant in deduction order,
+within each holder's per-member cap and above the policy's retained floor; whatever is left is
+cash. One durable transaction: the settlement row, its allocation lines, the ledger movement and
+the balances commit together or not at all."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AuditEntry, InsuredPerson
+from accounts.services import audit_record
+from family import selectors as family_selectors
+
+from ..models import (
+    ZERO,
+    Category,
+    Institution,
+    LedgerAccount,
+    LedgerTransaction,
+    OutOfRegionFiling,
+    Refund,
+    RefundLine,
+    Settlement,
+    SettlementLine,
+)
+from . import ledger
+
+INELIGIBLE_CATEGORY = _("R12：该费用类别不属于个人账户（含家庭共济）的支付范围")
+NOT_DESIGNATED = _("R17：非定点医药机构不能直接结算")
+IDEMPOTENCY_CONFLICT = _("该幂等键已用于内容不同的请求")
+REFUND_ABOVE_REFUNDABLE = _("退款金额超过该结算尚可退款的金额")
+AMOUNT_NOT_POSITIVE = _("金额必须大于0")
+
+# Test-only fault injection: called after the first allocation line is written. Production
+# never sets it; tests set it to raise and check that nothing at all is left behind.
+fault_after_first_line: Callable[[], None] | None = None
+
+
+def _replay(model, *, lookup: dict, request_hash: str):
+    existing = model.objects.filter(**lookup).first()
+    if existing is None:
+        return None
+    if existing.request_hash != request_hash:
+        raise ValidationError(IDEMPOTENCY_CONFLICT, code="idempotency_conflict")
+    return existing
+
+
+def _mutual_aid_allowed(*, patient: InsuredPerson, institution: Institution, at: dt.datetime):
+    """R19: outside the patient's own region, mutual aid needs an out-of-region filing on file."""
+    if institution.region_id == patient.region_id:
+        return True
+    day = timezone.localdate(at)
+    return (
+        OutOfRegionFiling.objects.filter(
+            person=patient, care_region_id=institution.region_id, valid_from__lte=day
+        )
+        .exclude(valid_to__lt=day)
+        .exists()
+    )
+
+
+def settlement_create(
+    *,
+    institution: Institution,
+    patient: InsuredPerson,
+    category: str,
+    amount: Decimal,
+    occurred_at: dt.datetime,
+    items: list[dict],
+    idempotency_key: str,
+    request_hash: str,
+    at: dt.datetime | None = None,
+) -> tuple[Settlement, bool]:
+    """Settle; returns (settlement, created). A replay of the same key and request returns the
+    original settlement with created=False; the same key with another request is refused."""
+    lookup = {"institution": institution, "idempotency_key": idempotency_key}
+    if (found := _replay(Settlement, lookup=lookup, request_hash=request_hash)) is not None:
+        return found, False
+    try:
+        with transaction.atomic(durable=True):
+            settlement = _settle(
+                institution=institution,
+                patient=patient,
+                category=category,
+                amount=amount,
+                occurred_at=occurred_at,
+                items=items,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                at=at or timezone.now(),
+            )
+    except IntegrityError:
+        # Two requests with one key at the same instant: the other one committed first.
+        if (found := _replay(Settlement, lookup=lookup, request_hash=request_hash)) is not None:
+            return found, False
+        raise
+    return settlement, True
+
+
+def _settle(*, institution, patient, category, amount, occurred_at, items, idempotency_key,
+            request_hash, at) -> Settlement:  # fmt: skip
+    if category not in Category.values:
+        raise ValidationError(INELIGIBLE_CATEGORY, code="ineligible_category")
+    if not institution.designated:
+        raise ValidationError(NOT_DESIGNATED, code="not_designated")
+    if amount <= ZERO:
+        raise ValidationError(AMOUNT_NOT_POSITIVE, code="bad_amount")
+
+    normal = InsuredPerson.Status.NORMAL
+    own_id = None
+    if patient.scheme == InsuredPerson.Scheme.EMPLOYEE and patient.status == normal:
+        own_id = ledger.personal_account_for(patient).pk
+    authorizations = []
+    if _mutual_aid_allowed(patient=patient, institution=institution, at=at):
+        # R9, R10, R14: checked at this instant, in deduction order.
+        authorizations = family_selectors.authorizations_usable_for(member=patient, at=at)
+    holder_account_ids = {a.holder_id: ledger.personal_account_for(a.holder).pk
+                          for a in authorizations}  # fmt: skip
+    locked = ledger.accounts_lock([*holder_account_ids.values(), *([own_id] if own_id else [])])
+
+    rest = amount
+    plan: list[tuple[str, LedgerAccount, InsuredPerson, object, Decimal]] = []
+    if own_id is not None and rest > 0:
+        own = locked[own_id]
+        take = min(rest, own.balance)
+        if take > 0:
+            plan.append((SettlementLine.Source.OWN, own, patient, None, take))
+            rest -= take
+    several = patient.region.several_holders_per_settlement
+    for authorization in authorizations:
+        if rest <= 0:
+            break
+        if not several and any(p[0] == SettlementLine.Source.MUTUAL_AID for p in plan):
+            break  # R21: this region lets one settlement draw on one holder only
+        account = locked[holder_account_ids[authorization.holder_id]]
+        floor = authorization.holder.region.retained_floor or ZERO
+        available = account.balance - floor  # R21: only above the retained floor
+        if authorization.payment_cap is not None:
+            available = min(available, authorization.payment_cap)  # R21: holder's cap
+        take = min(rest, available)
+        if take > 0:
+            plan.append(
+                (SettlementLine.Source.MUTUAL_AID, account, authorization.holder, authorization,
+                 take)
+            )  # fmt: skip
+            rest -= take
+
+    settlement = Settlement.objects.create(
+        institution=institution,
+        patient=patient,
+        category=category,
+        amount=amount,
+        cash_due=rest,
+        items=items,
+        occurred_at=occurred_at,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+    lines = []
+    for position, (source, account, payer, authorization, take) in enumerate(plan, start=1):
+        lines.append(
+            SettlementLine.objects.create(
+                settlement=settlement,
+                position=position,
+                source=source,
+                account=account,
+                payer=payer,
+                authorization=authorization,
+                amount=take,
+            )
+        )
+        if position == 1 and fault_after_first_line is not None:
+            fault_after_first_line()
+    paid = amount - rest
+    if paid > 0:
+        payable = ledger.bureau_account(
+            LedgerAccount.Kind.INSTITUTION_PAYABLE, institution.region_id
+        )
+        entry = ledger.transaction_post(
+            kind=LedgerTransaction.Kind.SETTLEMENT,
+            description=f"{institution.name} {Category(category).label}",
+            occurred_at=at,
+            idempotency_key=f"settlement:{settlement.public_id}",
+            legs=[*((line.account, -line.amount) for line in lines), (payable, paid)],
+        )
+        settlement.ledger_transaction = entry
+        settlement.save(update_fields=["ledger_transaction"])
+    audit_record(
+        actor=None,
+        channel=AuditEntry.Channel.API,
+        action="settlement.create",
+        obj=settlement,
+        person=patient,
+        after={
+            "institution": institution.code,
+            "category": category,
+            "amount": str(amount),
+            "cash_due": str(rest),
+            "lines": [
+                {"payer": line.payer.masked_name, "source": line.source, "amount": str(line.amount)}
+                for line in lines
+            ],  # fmt: skip
+        },
+    )
+    return settlement
+
+
+def settlement_refund(
+    *,
+    settlement: Settlement,
+    amount: Decimal,
+    idempotency_key: str,
+    request_hash: str,
+    at: dt.datetime | None = None,
+) -> tuple[Refund, bool]:
+    """Refund part or all of a settlement (R11, R17): in reverse order of payment, so the cash
+    paid last comes back first, then each account line from the last to the first, each to the
+    account it came from and to no one else."""
+    lookup = {"settlement": settlement, "idempotency_key": idempotency_key}
+    if (found := _replay(Refund, lookup=lookup, request_hash=request_hash)) is not None:
+        return found, False
+    try:
+        with transaction.atomic(durable=True):
+            refund = _refund(
+                settlement=settlement,
+                amount=amount,
+                idempotency_key=idempotency_key,
+                request_hash=request_hash,
+                at=at or timezone.now(),
+            )
+    except IntegrityError:
+        if (found := _replay(Refund, lookup=lookup, request_hash=request_hash)) is not None:
+            return found, False
+        raise
+    return refund, True
+
+
+def _refund(*, settlement, amount, idempotency_key, request_hash, at) -> Refund:
+    if amount <= ZERO:
+        raise ValidationError(AMOUNT_NOT_POSITIVE, code="bad_amount")
+    settlement = Settlement.objects.select_for_update().get(pk=settlement.pk)
+    if amount > settlement.refundable:
+        raise ValidationError(REFUND_ABOVE_REFUNDABLE, code="refund_exceeds")
+    cash_back = settlement.refunds.aggregate(total=Sum("cash_part"))["total"] or ZERO
+    cash_part = min(amount, settlement.cash_due - cash_back)
+    rest = amount - cash_part
+    lines = list(settlement.lines.order_by("-position"))
+    refunded = {
+        row["settlement_line"]: row["total"]
+        for row in RefundLine.objects.filter(settlement_line__in=lines)
+        .values("settlement_line")
+        .annotate(total=Sum("amount"))
+    }
+    plan: list[tuple[SettlementLine, Decimal]] = []
+    for line in lines:
+        if rest <= 0:
+            break
+        take = min(rest, line.amount - refunded.get(line.pk, ZERO))
+        if take > 0:
+            plan.append((line, take))
+            rest -= take
+    refund = Refund.objects.create(
+        settlement=settlement,
+        amount=amount,
+        cash_part=cash_part,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+    RefundLine.objects.bulk_create(
+        [RefundLine(refund=refund, settlement_line=line, amount=take) for line, take in plan]
+    )
+    to_accounts = sum((take for _line, take in plan), ZERO)
+    if to_accounts > 0:
+        locked = ledger.accounts_lock(line.account_id for line, _take in plan)
+        payable = ledger.bureau_account(
+            LedgerAccount.Kind.INSTITUTION_PAYABLE, settlement.institution.region_id
+        )
+        entry = ledger.transaction_post(
+            kind=LedgerTransaction.Kind.REFUND,
+            description=f"{settlement.institution.name} 退款",
+            occurred_at=at,
+            idempotency_key=f"refund:{refund.public_id}",
+            legs=[(payable, -to_accounts),
+                  *((locked[line.account_id], take) for line, take in plan)],
+        )  # fmt: skip
+        refund.ledger_transaction = entry
+        refund.save(update_fields=["ledger_transaction"])
+    before = {"refunded": str(settlement.refunded), "status": settlement.status}
+    settlement.refunded += amount
+    settlement.status = (
+        Settlement.Status.REFUNDED
+        if settlement.refunded == settlement.amount
+        else Settlement.Status.PARTIALLY_REFUNDED
+    )
+    settlement.save(update_fields=["refunded", "status", "updated_at"])
+    audit_record(
+        actor=None,
+        channel=AuditEntry.Channel.API,
+        action="settlement.refund",
+        obj=settlement,
+        person=settlement.patient,
+        before=before,
+        after={
+            "refunded": str(settlement.refunded),
+            "status": settlement.status,
+            "refund": str(amount),
+            "cash_part": str(cash_part),
+        },
+    )
+    return refund
