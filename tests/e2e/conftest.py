@@ -12,6 +12,7 @@ from playwright.sync_api import sync_playwright
 
 from accounts.demo import seed_accounts
 from family.demo import seed_family
+from payments.demo import seed_balances, seed_institutions
 
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
 # itself (fixtures, assertions) are still plain synchronous code.
@@ -81,7 +82,9 @@ def desktop(browser):
 def live_demo(transactional_db, live_server):
     """The demo cast with its relationships (seed_demo), reachable through the live server."""
     seed_accounts(log=lambda line: None)
+    seed_balances(log=lambda line: None)
     seed_family(log=lambda line: None)
+    seed_institutions(log=lambda line: None)
     return live_server
 
 

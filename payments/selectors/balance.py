@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from accounts.models import InsuredPerson
 
-from .models import ZERO, LedgerAccount
+from ..models import ZERO, LedgerAccount
 
 
 def balance_of(person: InsuredPerson) -> Decimal | None:
