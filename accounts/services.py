@@ -97,7 +97,7 @@ def citizen_activate(*, id_number: str, name: str, phone: str, password: str) ->
     number = idnumber.normalize(id_number)
     with transaction.atomic():
         person = (
-            InsuredPerson.objects.select_for_update(of=("self",))
+            InsuredPerson.objects.select_for_update(no_key=True, of=("self",))
             .select_related("region")
             .filter(id_number=number)
             .first()
@@ -169,7 +169,7 @@ def admin_object_save(*, obj: Any, actor: User, change: bool) -> None:
     with transaction.atomic():
         before = None
         if change and obj.pk:
-            old = type(obj).objects.select_for_update().filter(pk=obj.pk).first()
+            old = type(obj).objects.select_for_update(no_key=True).filter(pk=obj.pk).first()
             before = snapshot(old) if old else None
         obj.save()
         audit_record(

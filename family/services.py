@@ -3,7 +3,9 @@
 Each service is one transaction, audits what it changes (R20) and raises `ValidationError` with a
 module-level message naming the rule. The database constraints in `models.py` are the guarantee
 behind the friendly checks here. Rows that two requests could race on are locked with
-`select_for_update` in ascending id order (persons first, then authorizations)."""
+`select_for_update(no_key=True)` in ascending id order (persons first, then authorizations).
+NO KEY: rows that settlement and premium lines reference take only FOR KEY SHARE from those
+inserts, which FOR UPDATE would block (and deadlock against); we never change a key."""
 
 from __future__ import annotations
 
@@ -130,7 +132,7 @@ def _lock_persons(persons: Iterable[InsuredPerson]) -> dict[int, InsuredPerson]:
     """Lock person rows in ascending id order and return fresh copies (statuses re-read)."""
     ids = sorted({p.pk for p in persons})
     rows = (
-        InsuredPerson.objects.select_for_update(of=("self",))
+        InsuredPerson.objects.select_for_update(no_key=True, of=("self",))
         .select_related("region", "user")
         .filter(pk__in=ids)
         .order_by("pk")
@@ -140,7 +142,7 @@ def _lock_persons(persons: Iterable[InsuredPerson]) -> dict[int, InsuredPerson]:
 
 def _lock_authorization(authorization: Authorization) -> Authorization:
     return (
-        Authorization.objects.select_for_update(of=("self",))
+        Authorization.objects.select_for_update(no_key=True, of=("self",))
         .select_related("holder__region", "member__region", "relationship")
         .get(pk=authorization.pk)
     )
@@ -210,7 +212,7 @@ def _end_relationship_if_empty(
 ) -> None:
     """A relationship with no live member left ends (so that, under an exclusive policy, the
     holder is free to join another one, R5)."""
-    relationship = Relationship.objects.select_for_update().get(pk=relationship.pk)
+    relationship = Relationship.objects.select_for_update(no_key=True).get(pk=relationship.pk)
     if relationship.status != Relationship.Status.ACTIVE:
         return
     if not relationship.authorizations.live().exists():
@@ -554,7 +556,7 @@ def relationship_bind(
         policy = holder.region
 
         relationship = (
-            Relationship.objects.select_for_update()
+            Relationship.objects.select_for_update(no_key=True)
             .filter(holder=holder, status=Relationship.Status.ACTIVE)
             .first()
         )
@@ -792,7 +794,7 @@ def consents_lapse(*, at: dt.datetime | None = None, batch_size: int = 500) -> i
     while True:
         with transaction.atomic():
             batch = list(
-                Authorization.objects.select_for_update(skip_locked=True, of=("self",))
+                Authorization.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
                 .select_related("member", "relationship")
                 .filter(status=Status.PENDING_CONSENT, consent_deadline__lt=at)
                 .order_by("pk")[:batch_size]
@@ -891,7 +893,7 @@ def relationship_end(
     with transaction.atomic():
         at = _now(at)
         relationship = (
-            Relationship.objects.select_for_update()
+            Relationship.objects.select_for_update(no_key=True)
             .select_related("holder")
             .get(pk=relationship.pk)
         )
@@ -901,7 +903,7 @@ def relationship_end(
             raise ValidationError(NOT_LIVE, code="R15")
         for authorization in (
             relationship.authorizations.live()
-            .select_for_update()
+            .select_for_update(no_key=True)
             .select_related("member")
             .order_by("pk")
         ):
@@ -956,7 +958,7 @@ def deduction_order_set(
         live = {
             a.pk: a
             for a in Authorization.objects.live()
-            .select_for_update()
+            .select_for_update(no_key=True)
             .filter(member=member)
             .order_by("pk")
         }
@@ -1086,7 +1088,7 @@ def person_relationships_terminate(
     note = str(_("R14：参保关系转出或终止"))
     affected = list(
         Authorization.objects.live()
-        .select_for_update(of=("self",))
+        .select_for_update(no_key=True, of=("self",))
         .select_related("member", "relationship")
         .filter(Q(holder=person) | Q(member=person))
         .order_by("pk")
@@ -1101,7 +1103,7 @@ def person_relationships_terminate(
             action="authorization.terminate",
             note=note,
         )
-    for relationship in Relationship.objects.select_for_update().filter(
+    for relationship in Relationship.objects.select_for_update(no_key=True).filter(
         holder=person, status=Relationship.Status.ACTIVE
     ):
         _end_relationship(
