@@ -1,3 +1,12 @@
 """Every read of the payments app (a package: balance, premium, statements). Import from here."""
 
 from .balance import balance_of  # noqa: F401
+from .statements import (  # noqa: F401
+    entries_with_counterparts,
+    paid_for_member,
+    paid_for_rows,
+    statement_account_for,
+    statement_entries_all,
+    statement_legs,
+    ward_get_for_user,
+)
