@@ -7,6 +7,11 @@ from .credits import (  # noqa: F401
     credits_import_csv,
     parse_amount,
 )
-from .institutions import institution_create, institution_secret_rotate  # noqa: F401
+from .filings import out_of_region_filing_create, out_of_region_filing_end  # noqa: F401
+from .institutions import (  # noqa: F401
+    institution_create,
+    institution_designation_set,
+    institution_secret_rotate,
+)
 from .ledger import bureau_account, personal_account_for, transaction_post  # noqa: F401
 from .settlement import settlement_create, settlement_refund  # noqa: F401

@@ -55,3 +55,30 @@ def institution_secret_rotate(*, institution: Institution, actor: User | None) -
             obj=institution,
         )
     return secret
+
+
+def institution_designation_set(
+    *,
+    institution: Institution,
+    designated: bool,
+    actor: User | None,
+    channel: str = AuditEntry.Channel.ADMIN,
+) -> Institution:
+    """Designate an institution, or withdraw its designation (then it can no longer settle,
+    R17). Audited with before and after (R20); setting the flag it already has changes nothing."""
+    with transaction.atomic():
+        locked = Institution.objects.select_for_update().get(pk=institution.pk)
+        if locked.designated == designated:
+            return locked
+        before = {"designated": locked.designated}
+        locked.designated = designated
+        locked.save(update_fields=["designated", "updated_at"])
+        audit_record(
+            actor=actor,
+            channel=channel,
+            action="institution.designation_set",
+            obj=locked,
+            before=before,
+            after={"designated": designated},
+        )
+    return locked
