@@ -96,6 +96,16 @@ def phone_for_row(row_number: int) -> str:
 
 
 CLERK, SUPERVISOR = "窗口经办", "审核"
+PAYMENTS_VIEW = [
+    "view_ledgeraccount",
+    "view_ledgertransaction",
+    "view_settlement",
+    "view_refund",
+    "view_premiumpayment",
+    "view_creditimport",
+    "view_institution",
+    "view_outofregionfiling",
+]
 GROUP_PERMISSIONS = {
     CLERK: [
         "view_regionpolicy",
@@ -108,6 +118,10 @@ GROUP_PERMISSIONS = {
         "view_authorization",
         "view_commitmentletter",
         "view_guardianship",
+        # payments: read the money; register out-of-region filings at the counter (R19)
+        *PAYMENTS_VIEW,
+        "add_outofregionfiling",
+        "change_outofregionfiling",
     ],
     SUPERVISOR: [
         "view_regionpolicy",
@@ -126,6 +140,13 @@ GROUP_PERMISSIONS = {
         "view_commitmentletter",
         "view_guardianship",
         "add_guardianship",
+        # payments: also import credit files and manage institutions
+        *PAYMENTS_VIEW,
+        "add_outofregionfiling",
+        "change_outofregionfiling",
+        "add_creditimport",
+        "add_institution",
+        "change_institution",
     ],
 }
 STAFF = [

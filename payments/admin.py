@@ -1,0 +1,735 @@
+"""Staff pages for money in /admin/ (issue 4).
+
+The ledger, settlements, refunds and premiums are read-only here: money moves only through
+`payments.services` (the ledger's invariants, R11, R17, R20). Nothing in this admin deletes a row
+(`has_delete_permission` is False everywhere). The writes staff do make all go through a service
+that audits them:
+- 个人账户划入: a CSV file uploaded on the 导入划入文件 page (`credits_import_csv`: whole file or
+  nothing, row-level errors shown); the same service backs `manage.py import_credits`;
+- institutions: created through `institution_create` (the API secret is shown once, in a message,
+  and never again: the secret field is on no form and no page), the 重置接口密钥 action
+  (`institution_secret_rotate`, shown once too) and the designated flag
+  (`institution_designation_set`);
+- 异地就医备案 (R19): added through `out_of_region_filing_create`, ended through
+  `out_of_region_filing_end`.
+
+A personal account's change page shows its newest legs and links to the staff statement, which
+lists the same entries as the citizen's 我的个人账户 (same selectors, filter and CSV).
+
+Lists show masked identity numbers only; search takes an exact full number or part of a name.
+
+Region scoping of staff (a clerk of 320100 seeing only that region's people and money) is a later
+issue: today every staff login with the view permission sees every region.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AuditEntry
+
+from . import selectors, services
+from .forms.statements import StatementFilterForm
+from .models import (
+    CreditImport,
+    Institution,
+    LedgerAccount,
+    LedgerLeg,
+    LedgerTransaction,
+    OutOfRegionFiling,
+    PremiumPayment,
+    PremiumPaymentLine,
+    Refund,
+    RefundLine,
+    Settlement,
+    SettlementLine,
+)
+from .services import filings as filing_services
+from .views.statements import (
+    ENTRIES_PER_PAGE,
+    FILTER_INVALID,
+    signed_amount,
+    statement_csv_response,
+)
+
+RECENT_LEGS = 20
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+CREDITS_IMPORTED = _("已导入划入文件“%(file)s”：%(rows)s行，合计%(total)s元。")
+CREDITS_REFUSED = _("文件未导入：请按下列行号修改后重新上传。文件中的任何一行都没有入账。")
+UPLOAD_TOO_LARGE = _("文件不能超过5MB")
+INSTITUTION_CREATED = _(
+    "已创建%(name)s。接口密钥：%(secret)s —— 仅显示这一次，请立即安全地交给该机构；"
+    "之后任何页面都不再显示，遗失只能重置。"
+)
+INSTITUTION_SECRET_ROTATED = _(
+    "%(name)s的新接口密钥：%(secret)s —— 仅显示这一次，旧密钥已立即失效。"
+)
+FILING_END_REQUIRED = _("请填写备案结束日期")
+
+
+class ReadOnlyAdminMixin:
+    """View permission only: the rows change through the payments services."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+def _person_columns(prefix: str, label_name, label_id):
+    """Two list columns for the person at `prefix`: name and masked identity number."""
+
+    @admin.display(description=label_name, ordering=f"{prefix}__name")
+    def name(self, obj):
+        person = getattr(obj, prefix)
+        return "—" if person is None else person.name
+
+    @admin.display(description=label_id)
+    def masked_id(self, obj):
+        person = getattr(obj, prefix)
+        return "—" if person is None else person.masked_id_number
+
+    return name, masked_id
+
+
+def _money(value) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+# ---------------------------------------------------------------------------------------------
+# accounts and their statements
+
+
+@admin.register(LedgerAccount)
+class LedgerAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    person_name, person_masked_id = _person_columns("person", _("参保人"), _("身份证号码"))
+    list_display = ["person_name", "person_masked_id", "kind", "region", "balance_display"]
+    list_filter = ["kind", "region"]
+    list_select_related = ["person", "region"]
+    search_fields = ["person__name", "=person__id_number"]
+    fields = [
+        "public_id",
+        "kind",
+        "person",
+        "region",
+        "balance_display",
+        "created_at",
+        "statement_link",
+        "recent_legs",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("person", "region")
+
+    @admin.display(description=_("余额（元）"), ordering="balance")
+    def balance_display(self, obj):
+        return _money(obj.balance)
+
+    @admin.display(description=_("收支明细"))
+    def statement_link(self, obj):
+        url = reverse("admin:payments_ledgeraccount_statement", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("查看全部收支明细（可筛选、导出）"))
+
+    @admin.display(description=_("最近收支明细"))
+    def recent_legs(self, obj):
+        legs = list(selectors.statement_legs(account=obj)[:RECENT_LEGS])
+        if not legs:
+            return _("暂无收支明细")
+        entries = selectors.entries_with_counterparts(legs=legs, account=obj)
+        head = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            _("记账时间"),
+            _("类别"),
+            _("摘要"),
+            _("支付对象"),
+            _("金额（元）"),
+            _("变动后余额（元）"),
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    _local(e.occurred_at),
+                    e.kind_label,
+                    e.description,
+                    e.for_label or "—",
+                    signed_amount(e.amount),
+                    _money(e.balance_after),
+                )
+                for e in entries
+            ),
+        )
+        return format_html("<table><thead>{}</thead><tbody>{}</tbody></table>", head, rows)
+
+    # -- the staff statement: the citizen page's entries, filter and CSV, in the admin --------
+
+    def get_urls(self):
+        own = [
+            path(
+                "<path:object_id>/statement/",
+                self.admin_site.admin_view(self.statement_view),
+                name="payments_ledgeraccount_statement",
+            ),
+            path(
+                "<path:object_id>/statement/export.csv",
+                self.admin_site.admin_view(self.statement_csv_view),
+                name="payments_ledgeraccount_statement_csv",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _account(self, request, object_id) -> LedgerAccount:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        account = self.get_object(request, object_id)
+        if account is None:
+            raise Http404
+        return account
+
+    def statement_view(self, request, object_id):
+        account = self._account(request, object_id)
+        form = StatementFilterForm(request.GET or None)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "account": account,
+            "title": _g("收支明细：%(account)s") % {"account": _account_label(account)},
+            "form": form,
+        }
+        if form.is_bound and not form.is_valid():
+            context["filter_invalid"] = FILTER_INVALID
+        else:
+            legs = selectors.statement_legs(account=account, **form.filters)
+            page = Paginator(legs, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+            context.update(
+                {
+                    "page_obj": page,
+                    "entries": [
+                        (e, signed_amount(e.amount), _local(e.occurred_at))
+                        for e in selectors.entries_with_counterparts(
+                            legs=list(page.object_list), account=account
+                        )
+                    ],
+                    "filtered": form.filtered,
+                }
+            )
+        return TemplateResponse(request, "admin/payments/ledgeraccount/statement.html", context)
+
+    def statement_csv_view(self, request, object_id):
+        account = self._account(request, object_id)
+        form = StatementFilterForm(request.GET or None)
+        if form.is_bound and not form.is_valid():
+            url = reverse("admin:payments_ledgeraccount_statement", args=[account.pk])
+            return redirect(f"{url}?{request.GET.urlencode()}")
+        legs = selectors.statement_legs(account=account, **form.filters)
+        return statement_csv_response(
+            entries=selectors.statement_entries_all(legs=legs, account=account),
+            file_stem=_g("个人账户明细"),
+        )
+
+
+def _local(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _account_label(account: LedgerAccount) -> str:
+    if account.person_id:
+        return f"{account.person.name}（{account.person.masked_id_number}）"
+    return f"{account.get_kind_display()} · {account.region}"
+
+
+# ---------------------------------------------------------------------------------------------
+# ledger transactions (append-only)
+
+
+class LedgerLegInline(ReadOnlyInline):
+    model = LedgerLeg
+    fields = ["account", "amount", "balance_after"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("account__person", "account__region")
+
+
+@admin.register(LedgerTransaction)
+class LedgerTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "kind", "description", "occurred_at"]
+    list_filter = ["kind"]
+    search_fields = ["description", "=idempotency_key"]
+    date_hierarchy = "created_at"
+    fields = ["public_id", "kind", "description", "occurred_at", "created_at", "idempotency_key"]
+    readonly_fields = fields
+    inlines = [LedgerLegInline]
+
+
+# ---------------------------------------------------------------------------------------------
+# settlements and refunds (R9, R17)
+
+
+class SettlementLineInline(ReadOnlyInline):
+    model = SettlementLine
+    fields = ["position", "source", "payer_display", "amount", "authorization"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("payer", "authorization__holder", "authorization__member")
+        )
+
+    @admin.display(description=_("付款人"))
+    def payer_display(self, obj):
+        return f"{obj.payer.name}（{obj.payer.masked_id_number}）"
+
+
+class RefundInline(ReadOnlyInline):
+    model = Refund
+    fields = ["public_id", "amount", "cash_part", "created_at"]
+    show_change_link = True
+
+
+@admin.register(Settlement)
+class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    patient_name, patient_masked_id = _person_columns("patient", _("患者"), _("患者身份证号码"))
+    list_display = [
+        "created_at",
+        "institution",
+        "patient_name",
+        "patient_masked_id",
+        "category",
+        "amount",
+        "cash_due",
+        "refunded",
+        "status",
+    ]
+    list_filter = ["status", "category", "institution__region"]
+    list_select_related = ["institution", "patient"]
+    search_fields = ["patient__name", "=patient__id_number", "=institution__code"]
+    date_hierarchy = "created_at"
+    fields = [
+        "public_id",
+        "institution",
+        "patient",
+        "category",
+        "amount",
+        "cash_due",
+        "refunded",
+        "status",
+        "items_display",
+        "occurred_at",
+        "created_at",
+        "updated_at",
+        "ledger_transaction",
+        "idempotency_key",
+        "request_hash",
+    ]
+    readonly_fields = fields
+    inlines = [SettlementLineInline, RefundInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("institution", "patient", "ledger_transaction")
+        )
+
+    @admin.display(description=_("明细"))
+    def items_display(self, obj):
+        items = obj.items if isinstance(obj.items, list) else []
+        rows = format_html_join(
+            "",
+            "<li>{}：{}</li>",
+            (
+                (str(item.get("name", "")), str(item.get("amount", "")))
+                for item in items
+                if isinstance(item, dict)
+            ),
+        )
+        return format_html("<ul>{}</ul>", rows) if items else "—"
+
+
+class RefundLineInline(ReadOnlyInline):
+    model = RefundLine
+    fields = ["settlement_line_display", "amount"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("settlement_line__payer")
+
+    @admin.display(description=_("退回的支付明细"))
+    def settlement_line_display(self, obj):
+        line = obj.settlement_line
+        payer = f"{line.payer.name}（{line.payer.masked_id_number}）"
+        return f"{line.position}. {line.get_source_display()} · {payer}"
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "settlement", "amount", "cash_part"]
+    list_select_related = ["settlement__institution"]
+    search_fields = ["settlement__patient__name", "=settlement__patient__id_number"]
+    date_hierarchy = "created_at"
+    fields = [
+        "public_id",
+        "settlement",
+        "amount",
+        "cash_part",
+        "created_at",
+        "ledger_transaction",
+        "idempotency_key",
+        "request_hash",
+    ]
+    readonly_fields = fields
+    inlines = [RefundLineInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("settlement__institution", "ledger_transaction")
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# premiums on behalf (R16)
+
+
+class PremiumPaymentLineInline(ReadOnlyInline):
+    model = PremiumPaymentLine
+    fields = ["position", "payer_display", "amount"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("payer")
+
+    @admin.display(description=_("付款人"))
+    def payer_display(self, obj):
+        return f"{obj.payer.name}（{obj.payer.masked_id_number}）"
+
+
+@admin.register(PremiumPayment)
+class PremiumPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    member_name, member_masked_id = _person_columns("member", _("家庭成员"), _("成员身份证号码"))
+    list_display = [
+        "paid_at",
+        "member_name",
+        "member_masked_id",
+        "year",
+        "pay_type",
+        "amount",
+        "late",
+        "benefit_start",
+    ]
+    list_filter = ["year", "pay_type", "late", "premium__region"]
+    list_select_related = ["member"]
+    search_fields = ["member__name", "=member__id_number"]
+    date_hierarchy = "paid_at"
+    fields = [
+        "public_id",
+        "member",
+        "premium",
+        "year",
+        "pay_type",
+        "amount",
+        "late",
+        "benefit_start",
+        "benefit_end",
+        "paid_at",
+        "paid_by",
+        "ledger_transaction",
+        "created_at",
+    ]
+    readonly_fields = fields
+    inlines = [PremiumPaymentLineInline]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("member", "premium__region", "paid_by", "ledger_transaction")
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# monthly credits (划入): CSV upload through credits_import_csv
+
+
+class CreditUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("划入文件（CSV）"),
+        help_text=_(
+            "UTF-8 编码的 CSV，首行为列名 id_number,name,amount,month（身份证号码、姓名、"
+            "金额（元，最多两位小数）、月份 YYYY-MM）。任何一行有误，整个文件都不导入；"
+            "同一文件不能重复导入。"
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise ValidationError(UPLOAD_TOO_LARGE, code="too_large")
+        return upload
+
+
+@admin.register(CreditImport)
+class CreditImportAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "file_name", "rows", "total", "imported_by"]
+    list_select_related = ["imported_by"]
+    search_fields = ["file_name", "=file_sha256"]
+    date_hierarchy = "created_at"
+    fields = ["public_id", "file_name", "file_sha256", "rows", "total", "imported_by", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return request.user.has_perm("payments.add_creditimport")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        own = [
+            path(
+                "upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="payments_creditimport_upload",
+            )
+        ]
+        return own + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        # A batch is never typed in: "add" is the upload page.
+        return redirect("admin:payments_creditimport_upload")
+
+    def upload_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CreditUploadForm(request.POST or None, request.FILES or None)
+        errors = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                batch = services.credits_import_csv(
+                    data=upload.read(), file_name=upload.name, actor=request.user
+                )
+            except services.CreditImportRefused as exc:
+                errors = exc.errors
+            else:
+                messages.success(
+                    request,
+                    _g(CREDITS_IMPORTED)
+                    % {"file": batch.file_name, "rows": batch.rows, "total": f"{batch.total:.2f}"},
+                )
+                return redirect("admin:payments_creditimport_changelist")
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _g("导入划入文件"),
+            "form": form,
+            "errors": errors,
+            "refused": CREDITS_REFUSED,
+        }
+        return TemplateResponse(request, "admin/payments/creditimport/upload.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# institutions: created, re-keyed and (un)designated through the services
+
+
+class InstitutionAddForm(forms.ModelForm):
+    class Meta:
+        model = Institution
+        fields = ["code", "name", "kind", "region", "designated"]
+
+
+@admin.register(Institution)
+class InstitutionAdmin(admin.ModelAdmin):
+    form = InstitutionAddForm
+    list_display = ["code", "name", "kind", "region", "designated", "created_at"]
+    list_filter = ["kind", "designated", "region"]
+    list_select_related = ["region"]
+    search_fields = ["code", "name"]
+    actions = ["rotate_secret"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["code", "name", "kind", "region", "designated"]
+        return ["public_id", "code", "name", "kind", "region", "designated", "created_at",
+                "updated_at"]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # Only the designated flag changes here (audited); the secret is on no page at all.
+        return ["public_id", "code", "name", "kind", "region", "created_at", "updated_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            if "designated" in form.changed_data:
+                saved = services.institution_designation_set(
+                    institution=obj, designated=obj.designated, actor=request.user
+                )
+                obj.updated_at = saved.updated_at
+            return
+        saved, secret = services.institution_create(
+            code=obj.code,
+            name=obj.name,
+            kind=obj.kind,
+            region=obj.region,
+            designated=obj.designated,
+            actor=request.user,
+            channel=AuditEntry.Channel.ADMIN,
+        )
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+        obj._state.db = saved._state.db
+        messages.warning(request, _g(INSTITUTION_CREATED) % {"name": saved.name, "secret": secret})
+
+    @admin.action(description=_("重置接口密钥"), permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        institutions = list(queryset.select_related("region"))
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _g("重置接口密钥"),
+                "institutions": institutions,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(
+                request, "admin/payments/institution/rotate_confirm.html", context
+            )
+        for institution in institutions:
+            secret = services.institution_secret_rotate(institution=institution, actor=request.user)
+            messages.warning(
+                request,
+                _g(INSTITUTION_SECRET_ROTATED) % {"name": institution.name, "secret": secret},
+            )
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# 异地就医备案 (R19)
+
+
+class FilingForm(forms.ModelForm):
+    """Add: person, care region and dates; change: the end date only. The checks are the
+    service's (`filings.out_of_region_filing_check` / `_end_check`), run here so that a refusal
+    shows next to the form; the service runs them again under its lock."""
+
+    class Meta:
+        model = OutOfRegionFiling
+        fields = ["person", "care_region", "valid_from", "valid_to"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            if self.instance.pk is None:
+                filing_services.out_of_region_filing_check(
+                    person=cleaned["person"],
+                    care_region=cleaned["care_region"],
+                    valid_from=cleaned["valid_from"],
+                    valid_to=cleaned.get("valid_to"),
+                )
+            else:
+                if cleaned.get("valid_to") is None:
+                    self.add_error("valid_to", FILING_END_REQUIRED)
+                    return cleaned
+                original = OutOfRegionFiling.objects.get(pk=self.instance.pk)
+                filing_services.out_of_region_filing_end_check(
+                    filing=original, valid_to=cleaned["valid_to"]
+                )
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
+
+
+@admin.register(OutOfRegionFiling)
+class OutOfRegionFilingAdmin(admin.ModelAdmin):
+    form = FilingForm
+    person_name, person_masked_id = _person_columns("person", _("参保人"), _("身份证号码"))
+    list_display = [
+        "person_name",
+        "person_masked_id",
+        "person_region",
+        "care_region",
+        "valid_from",
+        "valid_to",
+        "created_at",
+    ]
+    list_filter = ["care_region"]
+    list_select_related = ["person__region", "care_region"]
+    search_fields = ["person__name", "=person__id_number"]
+    date_hierarchy = "created_at"
+    autocomplete_fields = ["person"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["person", "care_region", "valid_from", "valid_to"]
+        return ["public_id", "person", "care_region", "valid_from", "valid_to", "created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return ["public_id", "person", "care_region", "valid_from", "created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("person__region", "care_region")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("参保地"), ordering="person__region__code")
+    def person_region(self, obj):
+        return obj.person.region
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = services.out_of_region_filing_end(
+                filing=obj, valid_to=obj.valid_to, actor=request.user
+            )
+        else:
+            saved = services.out_of_region_filing_create(
+                person=obj.person,
+                care_region=obj.care_region,
+                valid_from=obj.valid_from,
+                valid_to=obj.valid_to,
+                actor=request.user,
+            )
+        for field in obj._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding = False
+        obj._state.db = saved._state.db
