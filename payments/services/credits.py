@@ -127,7 +127,7 @@ def credits_import_csv(
             continue
         number, name, raw_amount, month = (cell.strip() for cell in row)
         try:
-            number = idnumber.normalize(number)
+            number = idnumber.parse(number).number
             amount = parse_amount(raw_amount)
         except ValidationError as exc:
             errors.append(CsvRowError(line_no, "；".join(exc.messages)))
