@@ -1,6 +1,7 @@
 """Every read of the payments app (a package: balance, premium, statements). Import from here."""
 
 from .balance import balance_of  # noqa: F401
+from .settlements import patient_by_id_number, settlement_get_for_institution  # noqa: F401
 from .statements import (  # noqa: F401
     entries_with_counterparts,
     paid_for_member,

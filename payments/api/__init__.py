@@ -1,0 +1,34 @@
+"""The institution API, version 1 (issue 4 point 4): signed JSON for designated institutions,
+mounted at /api/v1/ with its OpenAPI schema at /api/v1/openapi.json (no Swagger UI: it would
+load from a CDN)."""
+
+from ninja import NinjaAPI
+from ninja.renderers import JSONRenderer
+
+from .auth import InstitutionSignature
+from .endpoints import router
+from .errors import install_handlers
+
+
+class Utf8JSONRenderer(JSONRenderer):
+    """Chinese text as itself (王*国), not as \\u escapes."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
+api = NinjaAPI(
+    title="Family mutual aid – institution API",
+    version="1.0.0",
+    description=(
+        "Direct settlement at designated institutions from the employee medical-insurance "
+        "personal account with family mutual aid. Every request is signed (see the security "
+        'scheme); every error is {"error": {"code", "message"}}.'
+    ),
+    openapi_url="/openapi.json",
+    docs_url=None,
+    auth=InstitutionSignature(),
+    renderer=Utf8JSONRenderer(),
+    urls_namespace="api-v1",
+)
+install_handlers(api)
+api.add_router("", router)

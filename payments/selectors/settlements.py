@@ -1,0 +1,31 @@
+"""Reads for the institution API, scoped to the institution that asks."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Prefetch
+
+from accounts.models import InsuredPerson
+
+from ..models import Institution, Settlement, SettlementLine
+
+
+def patient_by_id_number(*, id_number: str) -> InsuredPerson | None:
+    """The insured person with this (already normalised) identity number, or None."""
+    return InsuredPerson.objects.select_related("region").filter(id_number=id_number).first()
+
+
+def settlement_get_for_institution(*, institution: Institution, public_id) -> Settlement | None:
+    """A settlement of this institution with its lines and payers in payment order (two
+    queries, whatever the number of lines); None for an unknown id or another's settlement."""
+    try:
+        public_id = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    lines = SettlementLine.objects.select_related("payer").order_by("position")
+    return (
+        Settlement.objects.filter(institution=institution, public_id=public_id)
+        .prefetch_related(Prefetch("lines", queryset=lines))
+        .first()
+    )
