@@ -6,6 +6,20 @@ from . import services
 from .models import AuditEntry, InsuredPerson, RegionPolicy, ResidentPremium, User
 
 
+class ReadOnlyAdminMixin:
+    """View permission only: rows of this kind change through their app's services (rules and
+    audit), never through an admin form. Used by the family and payments admins too."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class AuditedAdmin(admin.ModelAdmin):
     """Every save and delete made in the admin goes through a service that audits it (R20)."""
 

@@ -24,25 +24,13 @@ from django.utils.translation import gettext_lazy as _
 # Imported (not only autodiscovered) so that accounts' registrations exist before the one below
 # replaces the insured-person admin, whatever the import order.
 from accounts.admin import InsuredPersonAdmin as AccountsInsuredPersonAdmin
+from accounts.admin import ReadOnlyAdminMixin
 from accounts.models import AuditEntry, InsuredPerson
 
 from . import services
 from .models import Authorization, CommitmentLetter, Guardianship, Relationship
 
 STATUS_REASON_REQUIRED = _("R14：变更参保状态须填写变更原因")
-
-
-class ReadOnlyAdminMixin:
-    """View permission only: the rows change through the family services (rules + audit)."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _person_columns(prefix: str, label_name, label_id):

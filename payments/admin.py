@@ -38,6 +38,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin import ReadOnlyAdminMixin
 from accounts.models import AuditEntry
 
 from . import selectors, services
@@ -78,19 +79,6 @@ INSTITUTION_SECRET_ROTATED = _(
     "%(name)s的新接口密钥：%(secret)s —— 仅显示这一次，旧密钥已立即失效。"
 )
 FILING_END_REQUIRED = _("请填写备案结束日期")
-
-
-class ReadOnlyAdminMixin:
-    """View permission only: the rows change through the payments services."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class ReadOnlyInline(ReadOnlyAdminMixin, admin.TabularInline):
