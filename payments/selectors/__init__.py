@@ -1,6 +1,17 @@
 """Every read of the payments app (a package: balance, premium, statements). Import from here."""
 
 from .balance import balance_of  # noqa: F401
+from .premium import (  # noqa: F401
+    premium_by_key_for_user,
+    premium_check,
+    premium_for,
+    premium_get_for_user,
+    premium_member_for_holder,
+    premium_members_for,
+    premium_payment_of,
+    premium_years_for,
+    premiums_for_user,
+)
 from .settlements import patient_by_id_number, settlement_get_for_institution  # noqa: F401
 from .statements import (  # noqa: F401
     entries_with_counterparts,

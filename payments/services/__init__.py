@@ -14,4 +14,5 @@ from .institutions import (  # noqa: F401
     institution_secret_rotate,
 )
 from .ledger import bureau_account, personal_account_for, transaction_post  # noqa: F401
+from .premium import premium_commitment_text, premium_pay  # noqa: F401
 from .settlement import settlement_create, settlement_refund  # noqa: F401
