@@ -71,7 +71,10 @@ class PremiumChooseForm(forms.Form):
             (str(a.member.public_id), member_label(a)) for a in members
         ]
         years = sorted({p.year for p in premiums}, reverse=True)
-        self.fields["year"].choices = [("", _("请选择")), *((y, f"{y}") for y in years)]
+        self.fields["year"].choices = [
+            ("", _("请选择")),
+            *((y, _("%(year)s年度") % {"year": y}) for y in years),
+        ]
         self.helper = FormHelper()
         self.helper.form_method = "post"
         self.helper.layout = Layout(
