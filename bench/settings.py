@@ -3,8 +3,8 @@ the bench's own throwaway database, no TLS redirect (gunicorn is reached over pl
 127.0.0.1) and the URL map of bench/urls.py (the portal's plus one bare view).
 
 Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bench_portal),
-BENCH_CONN_MAX_AGE (default: what the portal sets, i.e. Django's 0 = one connection per
-request), REDIS_URL (default redis://127.0.0.1:6379/15)."""
+BENCH_CONN_MAX_AGE (default: what the portal sets, CONN_MAX_AGE from the environment or 60 s;
+0 = one connection per request), REDIS_URL (default redis://127.0.0.1:6379/15)."""
 
 import os
 

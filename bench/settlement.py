@@ -709,7 +709,7 @@ def main() -> int:
         server = gunicorn_start(workers=args.workers, port=port, env=env, log=log, src=src)
         print(
             f"- gunicorn portal.wsgi: {args.workers} sync workers on {HOST}:{port}, "
-            f"CONN_MAX_AGE={env.get('BENCH_CONN_MAX_AGE', 'portal default (0)')}"
+            f"CONN_MAX_AGE={env.get('BENCH_CONN_MAX_AGE', 'portal default')}"
         )
 
         jobs = settlement_jobs(plan, count=args.warmup + args.requests, tag=tag, rng=rng)
