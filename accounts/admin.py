@@ -6,6 +6,15 @@ from . import services
 from .models import AuditEntry, InsuredPerson, RegionPolicy, ResidentPremium, User
 
 
+def adopt_saved(obj, saved) -> None:
+    """A `save_model` that created the row through a service: the admin goes on with `obj`
+    (history entry, redirect), so make `obj` the saved row."""
+    for field in obj._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding = False
+    obj._state.db = saved._state.db
+
+
 class ReadOnlyAdminMixin:
     """View permission only: rows of this kind change through their app's services (rules and
     audit), never through an admin form. Used by the family and payments admins too."""

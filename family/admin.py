@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 # Imported (not only autodiscovered) so that accounts' registrations exist before the one below
 # replaces the insured-person admin, whatever the import order.
 from accounts.admin import InsuredPersonAdmin as AccountsInsuredPersonAdmin
-from accounts.admin import ReadOnlyAdminMixin
+from accounts.admin import ReadOnlyAdminMixin, adopt_saved
 from accounts.models import AuditEntry, InsuredPerson
 
 from . import services
@@ -355,11 +355,7 @@ class GuardianshipAdmin(admin.ModelAdmin):
             actor=request.user,
             channel=AuditEntry.Channel.ADMIN,
         )
-        # The admin goes on with `obj` (history entry, redirect): make it the saved row.
-        for field in obj._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
-        obj._state.db = saved._state.db
+        adopt_saved(obj, saved)
 
     @admin.display(description=_("统筹区"), ordering="ward__region__code")
     def ward_region(self, obj):

@@ -38,7 +38,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdminMixin
+from accounts.admin import ReadOnlyAdminMixin, adopt_saved
 from accounts.models import AuditEntry
 
 from . import selectors, services
@@ -598,10 +598,7 @@ class InstitutionAdmin(admin.ModelAdmin):
             actor=request.user,
             channel=AuditEntry.Channel.ADMIN,
         )
-        for field in obj._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
-        obj._state.db = saved._state.db
+        adopt_saved(obj, saved)
         messages.warning(request, _g(INSTITUTION_CREATED) % {"name": saved.name, "secret": secret})
 
     @admin.action(description=_("重置接口密钥"), permissions=["change"])
@@ -717,7 +714,4 @@ class OutOfRegionFilingAdmin(admin.ModelAdmin):
                 valid_to=obj.valid_to,
                 actor=request.user,
             )
-        for field in obj._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
-        obj._state.db = saved._state.db
+        adopt_saved(obj, saved)
