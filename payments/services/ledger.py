@@ -34,6 +34,20 @@ def personal_account_for(person: InsuredPerson) -> LedgerAccount:
     return account
 
 
+def personal_account_ids_for(persons: Sequence[InsuredPerson]) -> dict[int, int]:
+    """person id -> personal account id for several employees in one query (accounts never
+    opened are opened here)."""
+    ids = dict(
+        LedgerAccount.objects.filter(person__in=persons, kind=Kind.PERSONAL).values_list(
+            "person_id", "pk"
+        )
+    )
+    for person in persons:
+        if person.pk not in ids:
+            ids[person.pk] = personal_account_for(person).pk
+    return ids
+
+
 def bureau_account(kind: str, region: RegionPolicy | int) -> LedgerAccount:
     region_id = region.pk if isinstance(region, RegionPolicy) else region
     account, _created = LedgerAccount.objects.get_or_create(kind=kind, region_id=region_id)

@@ -125,8 +125,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
     if _mutual_aid_allowed(patient=patient, institution=institution, at=at):
         # R9, R10, R14: checked at this instant, in deduction order.
         authorizations = family_selectors.authorizations_usable_for(member=patient, at=at)
-    holder_account_ids = {a.holder_id: ledger.personal_account_for(a.holder).pk
-                          for a in authorizations}  # fmt: skip
+    holder_account_ids = ledger.personal_account_ids_for([a.holder for a in authorizations])
     locked = ledger.accounts_lock([*holder_account_ids.values(), *([own_id] if own_id else [])])
 
     rest = amount
