@@ -194,7 +194,41 @@ class DateInput(forms.DateInput):
         super().__init__(attrs=attrs, format="%Y-%m-%d")
 
 
-class RecordFilterForm(forms.Form):
+class DateRangeFilterForm(forms.Form):
+    """A GET filter with an optional date range (start not after end), laid out as one row of
+    `columns` ((field, css class), …) and a 查询 button. Used by the records and statement pages."""
+
+    date_from = forms.DateField(
+        label=_("开始日期"), required=False, input_formats=["%Y-%m-%d"], widget=DateInput()
+    )
+    date_to = forms.DateField(
+        label=_("结束日期"), required=False, input_formats=["%Y-%m-%d"], widget=DateInput()
+    )
+    columns: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.disable_csrf = True
+        self.helper.layout = Layout(
+            Div(*(Div(name, css_class=css) for name, css in self.columns), css_class="row g-2"),
+            Div(
+                # No name: the button adds nothing to the query string the page links keep.
+                StrictButton(_("查询"), type="submit", css_class="btn-primary"),
+                css_class="d-grid d-sm-flex gap-2 mt-2",
+            ),
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", ValidationError(DATES_REVERSED, code="dates"))
+        return cleaned
+
+
+class RecordFilterForm(DateRangeFilterForm):
     """GET filter of 共济账户授权记录查询. Every field is optional; an empty form lists all."""
 
     status = forms.ChoiceField(
@@ -217,35 +251,16 @@ class RecordFilterForm(forms.Form):
         help_text=_("在此日期或之前绑定或终止的记录"),
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.helper = FormHelper()
-        self.helper.form_method = "get"
-        self.helper.disable_csrf = True
-        self.helper.layout = Layout(
-            Div(
-                Div("status", css_class="col-12 col-md-4"),
-                Div("date_from", css_class="col-6 col-md-4"),
-                Div("date_to", css_class="col-6 col-md-4"),
-                css_class="row g-2",
-            ),
-            Div(
-                # No name: the button adds nothing to the query string the page links keep.
-                StrictButton(_("查询"), type="submit", css_class="btn-primary"),
-                css_class="d-grid d-sm-flex gap-2 mt-2",
-            ),
-        )
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            self.add_error("date_to", ValidationError(DATES_REVERSED, code="dates"))
-        return cleaned
+    columns = (
+        ("status", "col-12 col-md-4"),
+        ("date_from", "col-6 col-md-4"),
+        ("date_to", "col-6 col-md-4"),
+    )
 
 
 __all__ = [
     "ConsentAnswerForm",
+    "DateRangeFilterForm",
     "LeaveForm",
     "OrderMoveForm",
     "RecordFilterForm",

@@ -5,8 +5,6 @@ import datetime as dt
 import threading
 
 import pytest
-from django.core.exceptions import ValidationError
-from django.db import connection
 
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from family import services
@@ -14,36 +12,9 @@ from family.models import Authorization, CommitmentLetter, Relationship
 from tests.factories import InsuredPersonFactory, make_id_number
 from tests.family.builders import DAY, A, bind, req
 from tests.family.conftest import NOW
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(*calls):
-    """Run the callables at the same instant in threads; return ("ok", result) or
-    ("refused", messages) or ("error", repr) per call, in order."""
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = ("ok", call())
-        except ValidationError as exc:
-            outcomes[index] = ("refused", exc.messages)
-        except Exception as exc:  # reported to the test, which fails on it
-            outcomes[index] = ("error", repr(exc))
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(i, call), daemon=True) for i, call in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return outcomes
 
 
 def binder(holder, member):

@@ -1,44 +1,19 @@
 """Money under real concurrency (issue 4 acceptance): threads on their own PostgreSQL
 connections, each committing its own transaction; a fault injected mid-settlement."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 
 from payments.models import LedgerAccount, LedgerLeg, Settlement, SettlementLine
 from payments.services import settlement as settlement_service
 from tests.payments.builders import balance, legs_total, settle
 from tests.payments.conftest import load_demo, people
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
-
-
-def run_together(calls, timeout=60):
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=20)
-            outcomes[index] = ("ok", call())
-        except Exception as exc:
-            outcomes[index] = ("error", repr(exc))
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=timeout)
-    assert not any(t.is_alive() for t in threads), "a thread is stuck (deadlock?)"
-    return outcomes
 
 
 def test_fifty_threads_settling_against_one_holder(transactional_db):
@@ -55,7 +30,7 @@ def test_fifty_threads_settling_against_one_holder(transactional_db):
         (lambda key=f"k-{i // 2}": settle(hospital, child, "250.00", key=key, body="same"))
         for i in range(50)
     ]
-    outcomes = run_together(calls)
+    outcomes = run_together(*calls)
     assert [kind for kind, _ in outcomes].count("ok") == 50, outcomes
 
     assert Settlement.objects.count() == 25  # repeated keys paid once
@@ -98,7 +73,7 @@ def test_settlements_over_two_holders_in_both_orders_do_not_deadlock(transaction
 
     calls = [lambda: settle(hospital, xiaoyan, "10.00") for _ in range(16)]
     calls += [flip(auths), flip(list(reversed(auths)))]
-    outcomes = run_together(calls)
+    outcomes = run_together(*calls)
     errors = [value for kind, value in outcomes if kind == "error"]
     assert not [e for e in errors if "deadlock" in e.lower()], errors
     total = balance(cast["马志强"]) + balance(cast["古丽娜"])

@@ -15,7 +15,6 @@ import html
 import re
 import shutil
 import subprocess
-import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,6 +40,7 @@ from tests.factories import InsuredPersonFactory, make_id_number
 from tests.family.builders import answer, bind, fresh, live, policy_set, req
 from tests.payments.builders import balance, legs_total, settle
 from tests.payments.conftest import NOW, SHANGHAI, load_demo, people
+from tests.threads import run_together
 
 D = Decimal
 PERSONAL = PremiumPayment.PayType.PERSONAL
@@ -504,30 +504,8 @@ def test_the_commitment_text_says_what_it_must(demo):
 # concurrency on real PostgreSQL connections (house pattern: tests/family/test_concurrency.py)
 
 
-def run_together(*calls):
-    barrier = threading.Barrier(len(calls))
-    outcomes: list = [None] * len(calls)
-
-    def worker(index, call):
-        try:
-            barrier.wait(timeout=10)
-            outcomes[index] = ("ok", call())
-        except ValidationError as exc:
-            outcomes[index] = ("refused", [e.code for e in exc.error_list])
-        except Exception as exc:  # reported to the test, which fails on it
-            outcomes[index] = ("error", repr(exc))
-        finally:
-            connection.close()
-
-    threads = [
-        threading.Thread(target=worker, args=(i, c), daemon=True) for i, c in enumerate(calls)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return outcomes
+def codes(exc):
+    return [e.code for e in exc.error_list]
 
 
 def payer(holder, member, key, *, pay_type=PERSONAL):
@@ -550,7 +528,7 @@ def test_a_double_click_in_two_threads_pays_once():  # R16
         if child is not xiaoyan:
             bind(ma, req(child, Relation.CHILD), at=at(2026, 11, 1, 9, 0))
         key = f"double-{round_number}"
-        outcomes = run_together(payer(ma, child, key), payer(ma, child, key))
+        outcomes = run_together(payer(ma, child, key), payer(ma, child, key), refused=codes)
         assert [kind for kind, _v in outcomes] == ["ok", "ok"], outcomes
         (first, first_created), (second, second_created) = (v for _k, v in outcomes)
         assert first == second
@@ -567,7 +545,9 @@ def test_two_holders_paying_for_one_member_at_once_pay_once():  # R16: unique (m
     cast = people()
     ma, gulina, xiaoyan = cast["马志强"], cast["古丽娜"], cast["马小燕"]
     # Disjoint accounts: no lock orders them; the unique (member, year) decides.
-    outcomes = run_together(payer(ma, xiaoyan, "ma"), payer(gulina, xiaoyan, "gulina"))
+    outcomes = run_together(
+        payer(ma, xiaoyan, "ma"), payer(gulina, xiaoyan, "gulina"), refused=codes
+    )
     kinds = sorted(kind for kind, _v in outcomes)
     assert kinds == ["ok", "refused"], outcomes
     assert [v for k, v in outcomes if k == "refused"] == [["already_paid"]]
@@ -595,7 +575,7 @@ def test_a_double_click_on_the_confirm_page_ends_on_one_receipt(time_machine):  
         tab.cookies = browser.cookies
         return tab.post(CHECK, form)
 
-    outcomes = run_together(click, click)
+    outcomes = run_together(click, click, refused=codes)
     assert [kind for kind, _v in outcomes] == ["ok", "ok"], outcomes
     payment = PremiumPayment.objects.get()
     receipt = reverse("payments:premium-detail", args=[payment.public_id])
