@@ -10,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Substr
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import idnumber
@@ -359,3 +360,71 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+
+class Notification(models.Model):
+    """站内信 (issue 5): one message to one insured person, shown in their inbox and, where their
+    account has an e-mail address, sent once by mail.
+
+    `key` makes each notification happen once: `(recipient, key)` is unique, and writers insert
+    with ON CONFLICT DO NOTHING, so a task that runs twice (or two workers at once) tells nobody
+    twice. The text is not stored: `kind` and `params` are rendered in the reader's language
+    (`accounts.notices`)."""
+
+    class Kind(models.TextChoices):
+        CONSENT_REQUESTED = "consent_requested", _("家庭共济绑定待确认")
+        STARTED = "started", _("共济授权开始生效")
+        EXPIRING = "expiring", _("共济授权即将到期")
+        EXPIRED = "expired", _("共济授权已到期")
+        ENDED = "ended", _("共济授权已终止")
+        PREMIUM_PAID = "premium_paid", _("已为您代缴居民医保费")
+        SETTLEMENT_PAID = "settlement_paid", _("个人账户为家庭成员支付")
+
+    class EmailStatus(models.TextChoices):
+        PENDING = "pending", _("待发送")
+        SENDING = "sending", _("发送中")
+        SENT = "sent", _("已发送")
+        NO_ADDRESS = "no_address", _("无邮箱地址")
+        FAILED = "failed", _("发送失败")
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    recipient = models.ForeignKey(
+        InsuredPerson,
+        on_delete=models.PROTECT,
+        related_name="notifications",
+        verbose_name=_("收件人"),
+    )
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind)
+    key = models.CharField(_("去重键"), max_length=160)
+    params = models.JSONField(_("内容参数"), default=dict)
+    link = models.CharField(_("相关页面"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+    read_at = models.DateTimeField(_("阅读时间"), null=True, blank=True)
+    email_status = models.CharField(
+        _("邮件状态"), max_length=12, choices=EmailStatus, default=EmailStatus.PENDING
+    )
+    emailed_at = models.DateTimeField(_("邮件发送时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("站内信")
+        verbose_name_plural = _("站内信")
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "key"], name="notification_once"),
+        ]
+        indexes = [
+            models.Index(fields=["recipient", "-created_at"]),
+            models.Index(
+                fields=["recipient"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(email_status="pending"),
+                name="notification_email_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} → {self.recipient.name}"

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import mail
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import idnumber
-from .models import AuditEntry, InsuredPerson, RegionPolicy, User
+from . import idnumber, notices
+from .models import AuditEntry, InsuredPerson, Notification, RegionPolicy, User
+
+logger = logging.getLogger(__name__)
 
 ACTIVATION_MISMATCH = _("身份证号码、姓名或手机号码与医保经办机构登记信息不一致，请核对后重试")
 ACTIVATION_ALREADY_DONE = _("该参保人已激活网上服务账号，请直接登录")
@@ -164,6 +174,19 @@ def snapshot(obj: Any) -> dict:
     return data
 
 
+def snapshot_values(model: Any, values: dict) -> dict:
+    """`snapshot` of a row read with `.values(<attnames>)`, for set-based writers."""
+    data = {}
+    for field in model._meta.concrete_fields:
+        if field.attname not in values or field.name == "password":
+            continue
+        value = values[field.attname]
+        if field.name == "id_number":
+            value = idnumber.mask(value)
+        data[field.name] = _json_safe(value)
+    return data
+
+
 def admin_object_save(*, obj: Any, actor: User, change: bool) -> None:
     """Save a row edited in the Django admin and audit before/after (R20)."""
     with transaction.atomic():
@@ -194,3 +217,106 @@ def admin_object_delete(*, obj: Any, actor: User) -> None:
             before=before,
         )
         obj.delete()
+
+
+# ---------------------------------------------------------------------------------------------
+# notifications (站内信 and e-mail, issue 5)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notification to write. `key` names the event (e.g. `authorization:<id>:expired`);
+    the same key for the same recipient is written once, ever."""
+
+    recipient_id: int
+    kind: str
+    key: str
+    params: dict
+    link: str = ""
+
+
+def notifications_send(*, notices: Iterable[Notice], at: dt.datetime | None = None) -> None:
+    """Write notifications in the caller's transaction (once each: ON CONFLICT DO NOTHING on
+    `(recipient, key)`), and after commit ask a worker to mail them."""
+    at = at or timezone.now()
+    rows = [
+        Notification(
+            recipient_id=n.recipient_id,
+            kind=n.kind,
+            key=n.key[:160],
+            params=n.params,
+            link=n.link,
+            created_at=at,
+        )
+        for n in notices
+    ]
+    if not rows:
+        return
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    from .tasks import send_notification_emails  # tasks import services; import at call time
+
+    send_notification_emails.delay_on_commit()
+
+
+def notification_emails_send(*, batch_size: int = 100) -> int:
+    """Mail pending notifications, each at most once; returns how many were sent.
+
+    A batch is claimed under `SKIP LOCKED` and marked `sending` in its own short transaction, so
+    two workers never take the same row; mail leaves after that commit. A worker that dies while
+    sending leaves rows `sending`, which staff see in the admin: they are not mailed again (once,
+    not twice, is the promise). No address on file: `no_address`, the inbox still has it."""
+    status = Notification.EmailStatus
+    sent = 0
+    while True:
+        with transaction.atomic():
+            claimed = list(
+                Notification.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("recipient__user")
+                .filter(email_status=status.PENDING)
+                .order_by("pk")[:batch_size]
+            )
+            if not claimed:
+                return sent
+            addressed = [
+                n for n in claimed if n.recipient.user is not None and n.recipient.user.email
+            ]
+            Notification.objects.filter(
+                pk__in=[n.pk for n in claimed if n not in addressed]
+            ).update(email_status=status.NO_ADDRESS)
+            Notification.objects.filter(pk__in=[n.pk for n in addressed]).update(
+                email_status=status.SENDING
+            )
+        connection = mail.get_connection()
+        for notification in addressed:
+            with translation.override(settings.LANGUAGE_CODE):
+                title, body = notices.render(notification)
+                footer = gettext("本邮件由系统自动发送，请登录平台查看站内信详情，请勿回复。")
+            try:
+                mail.EmailMessage(
+                    subject=title,
+                    body=f"{notification.recipient.name}：\n\n{body}\n\n{footer}",
+                    to=[notification.recipient.user.email],
+                    connection=connection,
+                ).send()
+            except Exception:
+                logger.exception("Mail of notification %s failed", notification.public_id)
+                outcome = status.FAILED
+            else:
+                outcome = status.SENT
+                sent += 1
+            Notification.objects.filter(pk=notification.pk, email_status=status.SENDING).update(
+                email_status=outcome, emailed_at=timezone.now()
+            )
+
+
+def notification_mark_read(*, notification: Notification, at: dt.datetime | None = None) -> None:
+    """Reading is the reader's own view state, not a change of business state: not audited."""
+    Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+        read_at=at or timezone.now()
+    )
+
+
+def notifications_mark_all_read(*, person: InsuredPerson, at: dt.datetime | None = None) -> int:
+    return Notification.objects.filter(recipient=person, read_at__isnull=True).update(
+        read_at=at or timezone.now()
+    )

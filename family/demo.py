@@ -60,11 +60,13 @@ def seed_family(*, log=print) -> None:
                 )
                 log(f"consent {member.name}")
 
+        # What the every-minute task did at midnight on 2025-01-01: the windows started.
+        if services.authorizations_activate(at=START):
+            log("authorizations started 2025-01-01")
+
         # 马小燕 is a minor: a holder sets her order (R10): 马志强 first, 古丽娜 second.
         xiaoyan = people["马小燕"]
-        order = list(
-            xiaoyan.authorizations_received.filter(status="active").select_related("holder")
-        )
+        order = list(xiaoyan.authorizations_received.live().select_related("holder"))
         if len(order) == 2 and any(a.deduction_position is None for a in order):
             order.sort(key=lambda a: a.holder.name != "马志强")
             services.deduction_order_set(

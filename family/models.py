@@ -106,6 +106,9 @@ class Authorization(models.Model):
 
     class Status(models.TextChoices):
         PENDING_CONSENT = "pending_consent", _("待成员确认")
+        # Bound and signed, window not started yet; the expiry task makes it ACTIVE at its start
+        # (use-time checks do not wait for that: see `is_usable_at`).
+        SCHEDULED = "scheduled", _("待生效")
         ACTIVE = "active", _("已授权")
         DECLINED = "declined", _("成员已拒绝")
         LAPSED = "lapsed", _("确认已超期")
@@ -114,7 +117,9 @@ class Authorization(models.Model):
         EXPIRED = "expired", _("授权已到期")
         TERMINATED = "terminated", _("参保状态变化终止")
 
-    LIVE_STATUSES = (Status.PENDING_CONSENT, Status.ACTIVE)
+    LIVE_STATUSES = (Status.PENDING_CONSENT, Status.SCHEDULED, Status.ACTIVE)
+    # Statuses through which a holder pays, once the window has started.
+    GRANTED_STATUSES = (Status.SCHEDULED, Status.ACTIVE)
 
     public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
     relationship = models.ForeignKey(
@@ -190,20 +195,21 @@ class Authorization(models.Model):
             # One live authorization per holder–member pair.
             models.UniqueConstraint(
                 fields=["holder", "member"],
-                condition=Q(status__in=["pending_consent", "active"]),
+                condition=Q(status__in=["pending_consent", "scheduled", "active"]),
                 name="authorization_one_live_per_pair",
             ),
             # R5 (exclusive policy): a member is in one live authorization only.
             models.UniqueConstraint(
                 fields=["member"],
-                condition=Q(status__in=["pending_consent", "active"], exclusive=True),
+                condition=Q(status__in=["pending_consent", "scheduled", "active"], exclusive=True),
                 name="authorization_exclusive_member",
             ),
             # R10: a position is used once among a member's live authorizations.
             models.UniqueConstraint(
                 fields=["member", "deduction_position"],
                 condition=Q(
-                    status__in=["pending_consent", "active"], deduction_position__isnull=False
+                    status__in=["pending_consent", "scheduled", "active"],
+                    deduction_position__isnull=False,
                 ),
                 name="authorization_unique_deduction_position",
             ),
@@ -216,14 +222,20 @@ class Authorization(models.Model):
                 name="authorization_cap_positive",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["pending_consent", "active"], ended_at__isnull=True)
-                | (~Q(status__in=["pending_consent", "active"]) & Q(ended_at__isnull=False)),
+                condition=Q(
+                    status__in=["pending_consent", "scheduled", "active"], ended_at__isnull=True
+                )
+                | (
+                    ~Q(status__in=["pending_consent", "scheduled", "active"])
+                    & Q(ended_at__isnull=False)
+                ),
                 name="authorization_ended_at_matches_status",
             ),
         ]
         indexes = [
             models.Index(fields=["member", "status"]),
             models.Index(fields=["status", "window_end"]),
+            models.Index(fields=["status", "window_start"]),
             models.Index(fields=["status", "consent_deadline"]),
         ]
 
@@ -237,7 +249,7 @@ class Authorization(models.Model):
     def is_usable_at(self, at) -> bool:
         """The window part of use-time checking; statuses of people are in the selector."""
         return (
-            self.status == self.Status.ACTIVE
+            self.status in self.GRANTED_STATUSES
             and self.window_start <= at
             and (self.window_end is None or at <= self.window_end)
         )

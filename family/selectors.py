@@ -32,7 +32,7 @@ def _with_people(qs: QuerySet[Authorization]) -> QuerySet[Authorization]:
 def state_label(authorization: Authorization, at: dt.datetime) -> str:
     """What a person should read: the stored status, refined by the window and both statuses
     at this instant (the same facts `authorizations_usable_for` checks)."""
-    if authorization.status == Status.ACTIVE:
+    if authorization.status in Authorization.GRANTED_STATUSES:
         if authorization.window_end is not None and at > authorization.window_end:
             return str(WINDOW_PASSED)
         if at < authorization.window_start:
@@ -40,6 +40,8 @@ def state_label(authorization: Authorization, at: dt.datetime) -> str:
         normal = InsuredPerson.Status.NORMAL
         if authorization.holder.status != normal or authorization.member.status != normal:
             return str(SUSPENDED)
+        # Started, whether or not the expiry task has turned SCHEDULED into ACTIVE yet.
+        return str(Status.ACTIVE.label)
     # R8: past its deadline a request can no longer be answered, whether or not
     # `consents_lapse` has run yet.
     if (
@@ -101,7 +103,7 @@ def authorizations_usable_for(*, member: InsuredPerson, at: dt.datetime) -> list
             Authorization.objects.filter(
                 Q(window_end__isnull=True) | Q(window_end__gte=at),
                 member=member,
-                status=Status.ACTIVE,
+                status__in=Authorization.GRANTED_STATUSES,
                 window_start__lte=at,
                 relationship__status=Relationship.Status.ACTIVE,
                 holder__status=normal,

@@ -285,12 +285,12 @@ class BindWizardView(CitizenMixin, View):
         active_now = [
             a.member.name
             for a in new
-            if a.status == Authorization.Status.ACTIVE and a.window_start <= now
+            if a.status in Authorization.GRANTED_STATUSES and a.window_start <= now
         ]
         active_later = [
             a.member.name
             for a in new
-            if a.status == Authorization.Status.ACTIVE and a.window_start > now
+            if a.status in Authorization.GRANTED_STATUSES and a.window_start > now
         ]
         pending = [a for a in new if a.status == Authorization.Status.PENDING_CONSENT]
         parts = [str(BIND_SIGNED)]

@@ -267,7 +267,9 @@ def _check_binding(result: PremiumCheck, usable: list[Authorization]) -> Check:
         if live is None:
             return Check("binding", label, False, str(NOT_BOUND % {"member": member_name}))
         state = family_selectors.state_label(live, result.at)
-        if live.status == Authorization.Status.ACTIVE and state == live.get_status_display():
+        if live.status in Authorization.GRANTED_STATUSES and state == str(
+            Authorization.Status.ACTIVE.label
+        ):
             # Active and inside its window, yet not usable: its relationship or a person.
             if live.relationship.status != Relationship.Status.ACTIVE:
                 state = str(RELATIONSHIP_ENDED)

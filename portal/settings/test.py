@@ -20,3 +20,11 @@ WHITENOISE_AUTOREFRESH = True
 # One test database per pytest process, so that several runs on one machine (a developer's and
 # CI's, or parallel helpers) never drop each other's database. Django drops it at the end.
 DATABASES["default"]["TEST"] = {"NAME": f"test_portal_{os.getpid()}"}
+
+# Celery: tasks run in the test process (each test may still call them twice or from threads);
+# the one integration test with a real worker switches this off and uses its own Redis database
+# and queue, so a developer's `make run` worker never takes a test's task.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

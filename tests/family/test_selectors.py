@@ -83,9 +83,11 @@ def test_a_minor_is_active_from_the_window_start_not_before(cast):  # R8, R6
     start = NOW + DAY
     bind(cast["王建国"], req(cast["王小明"], start=start))
     auth = live(cast["王建国"], cast["王小明"])
-    assert auth.status == A.ACTIVE
+    assert auth.status == A.SCHEDULED  # granted, not started
     assert selectors.authorizations_usable_for(member=cast["王小明"], at=start - SECOND) == []
+    # Usable at its start whether or not the every-minute task has made it ACTIVE yet.
     assert selectors.authorizations_usable_for(member=cast["王小明"], at=start) == [auth]
+    assert selectors.state_label(auth, start) == str(A.ACTIVE.label)
 
 
 def test_a_pending_request_is_not_usable(cast):  # R8

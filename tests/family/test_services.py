@@ -597,7 +597,7 @@ def test_a_window_change_is_signed_by_the_holder_only(demo_family):  # R7
 def test_under_sixteen_joins_at_once_without_consent(cast):  # R8
     letter = bind(cast["王建国"], req(cast["王小明"], start=NOW + DAY))
     auth = letter.authorizations.get()
-    assert (auth.status, auth.consent_needed, auth.consent_deadline) == (A.ACTIVE, False, None)
+    assert (auth.status, auth.consent_needed, auth.consent_deadline) == (A.SCHEDULED, False, None)
 
 
 def test_consent_age_is_counted_on_the_local_day_of_binding(cast):  # R8

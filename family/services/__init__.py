@@ -21,15 +21,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AuditEntry, InsuredPerson, RegionPolicy, User
-from accounts.services import audit_record, person_snapshot, snapshot
+from accounts.models import AuditEntry, InsuredPerson, Notification, RegionPolicy, User
+from accounts.services import audit_record, notifications_send, person_snapshot, snapshot
 
-from . import hooks, letters
-from .models import Authorization, CommitmentLetter, Guardianship, Relation, Relationship
-from .selectors import deduction_order_for
-from .verification import get_verifier
+from .. import hooks, letters
+from ..models import Authorization, CommitmentLetter, Guardianship, Relation, Relationship
+from ..selectors import deduction_order_for
+from ..verification import get_verifier
+from . import notify
 
 Status = Authorization.Status
+Kind = Notification.Kind
 Person = InsuredPerson
 
 # R1
@@ -119,6 +121,25 @@ def _now(at: dt.datetime | None) -> dt.datetime:
     return at if at is not None else timezone.now()
 
 
+def _granted_status(window_start: dt.datetime, at: dt.datetime) -> str:
+    """Granted and signed: ACTIVE from its start, SCHEDULED before it."""
+    return Status.ACTIVE if window_start <= at else Status.SCHEDULED
+
+
+def _tell_granted_or_asked(authorization: Authorization, *, at: dt.datetime) -> None:
+    """A new binding: the member is asked (R8), or both sides learn it has started. A binding
+    that starts later is told by `authorizations_activate` when it does."""
+    if authorization.status == Status.PENDING_CONSENT:
+        notices = notify.for_authorization(
+            authorization, kind=Kind.CONSENT_REQUESTED, event="consent_requested", holder=False
+        )
+    elif authorization.status == Status.ACTIVE:
+        notices = notify.for_authorization(authorization, kind=Kind.STARTED, event="started")
+    else:
+        return
+    notifications_send(notices=notices, at=at)
+
+
 def age_on(person: InsuredPerson, day: dt.date) -> int:
     born = person.birth_date
     return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
@@ -186,6 +207,13 @@ def _end_authorization(
     authorization.deduction_position = None
     authorization.save(update_fields=["status", "ended_at", "end_note", "deduction_position"])
     _audit_authorization(authorization, action=action, actor=actor, channel=channel, before=before)
+    # R14/R15: both sides are told.
+    notifications_send(
+        notices=notify.for_authorization(
+            authorization, kind=Kind.ENDED, event="ended", reason=Status(status).label
+        ),
+        at=at,
+    )
 
 
 def _end_relationship(
@@ -586,7 +614,9 @@ def relationship_bind(
                 relation=request.relation,
                 window_start=request.window_start or at,
                 window_end=request.window_end,
-                status=Status.PENDING_CONSENT if consent else Status.ACTIVE,
+                status=Status.PENDING_CONSENT
+                if consent
+                else _granted_status(request.window_start or at, at),
                 exclusive=not policy.member_in_several_relationships,
                 consent_needed=consent,
                 consent_deadline=at + dt.timedelta(days=policy.consent_days) if consent else None,
@@ -605,6 +635,7 @@ def relationship_bind(
                 channel=channel,
                 before=None,
             )
+            _tell_granted_or_asked(authorization, at=at)
             created.append(authorization)
 
         live = list(relationship.authorizations.live().order_by("pk"))
@@ -705,7 +736,9 @@ def authorization_window_change(
         before = snapshot(authorization)
         authorization.window_start = start
         authorization.window_end = window_end
-        authorization.save(update_fields=["window_start", "window_end"])
+        if authorization.status in Authorization.GRANTED_STATUSES:
+            authorization.status = _granted_status(start, at)
+        authorization.save(update_fields=["window_start", "window_end", "status"])
         _audit_authorization(
             authorization,
             action="authorization.window_change",
@@ -764,7 +797,7 @@ def authorization_answer(
         authorization.answered_at = at
         authorization.answered_by = actor
         if agree:
-            authorization.status = Status.ACTIVE
+            authorization.status = _granted_status(authorization.window_start, at)
             authorization.save(update_fields=["status", "answered_at", "answered_by"])
             action = "authorization.consent"
         else:
@@ -779,42 +812,20 @@ def authorization_answer(
             channel=AuditEntry.Channel.ONLINE,
             before=before,
         )
+        if agree:
+            _tell_granted_or_asked(authorization, at=at)
+        else:
+            notifications_send(
+                notices=notify.for_authorization(
+                    authorization, kind=Kind.ENDED, event="ended", reason=Status.DECLINED.label
+                ),
+                at=at,
+            )
         if not agree:
             _end_relationship_if_empty(
                 authorization.relationship, at=at, actor=actor, channel=AuditEntry.Channel.ONLINE
             )
     return authorization
-
-
-def consents_lapse(*, at: dt.datetime | None = None, batch_size: int = 500) -> int:
-    """R8: requests unanswered by their deadline lapse. Set-based in batches; rows locked by
-    another worker are skipped (they will be seen next run), so running twice is a no-op."""
-    at = _now(at)
-    total = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                Authorization.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
-                .select_related("member", "relationship")
-                .filter(status=Status.PENDING_CONSENT, consent_deadline__lt=at)
-                .order_by("pk")[:batch_size]
-            )
-            if not batch:
-                return total
-            for authorization in batch:
-                _end_authorization(
-                    authorization,
-                    status=Status.LAPSED,
-                    at=at,
-                    actor=None,
-                    channel=AuditEntry.Channel.SYSTEM,
-                    action="authorization.lapse",
-                )
-            for relationship in {a.relationship for a in batch}:
-                _end_relationship_if_empty(
-                    relationship, at=at, actor=None, channel=AuditEntry.Channel.SYSTEM
-                )
-            total += len(batch)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -903,8 +914,8 @@ def relationship_end(
             raise ValidationError(NOT_LIVE, code="R15")
         for authorization in (
             relationship.authorizations.live()
-            .select_for_update(no_key=True)
-            .select_related("member")
+            .select_for_update(no_key=True, of=("self",))
+            .select_related("holder", "member")
             .order_by("pk")
         ):
             _end_authorization(
@@ -1089,7 +1100,7 @@ def person_relationships_terminate(
     affected = list(
         Authorization.objects.live()
         .select_for_update(no_key=True, of=("self",))
-        .select_related("member", "relationship")
+        .select_related("holder", "member", "relationship")
         .filter(Q(holder=person) | Q(member=person))
         .order_by("pk")
     )
@@ -1152,3 +1163,14 @@ def guardianship_register(
             after=snapshot(guardianship),
         )
     return guardianship
+
+
+# Scheduled lifecycle (issue 5), re-exported so callers import every family write from here.
+from .lifecycle import (  # noqa: E402, F401
+    authorizations_activate,
+    authorizations_expire,
+    consents_lapse,
+    expiry_reminders_send,
+    lifecycle_run,
+    statuses_reconcile,
+)
