@@ -19,6 +19,7 @@ Kind = Notification.Kind
 
 HOLDER = "holder"
 MEMBER = "member"
+GUARDIAN = "guardian"
 
 # (kind, role) -> body. Parameters: holder, member (masked names), relation, start, end, deadline
 # (ISO times), reason, amount, year, institution.
@@ -26,6 +27,10 @@ BODIES = {
     (Kind.CONSENT_REQUESTED, MEMBER): _(
         "%(holder)s申请将您绑定为其职工医保个人账户的家庭共济成员（关系：%(relation)s）。"
         "请在%(deadline)s前登录本平台同意或拒绝，逾期未答复该请求将失效。"
+    ),
+    (Kind.CONSENT_REQUESTED, GUARDIAN): _(
+        "%(holder)s申请将您监护的%(member)s绑定为其职工医保个人账户的家庭共济成员"
+        "（关系：%(relation)s）。请在%(deadline)s前登录本平台代为同意或拒绝。"
     ),
     (Kind.STARTED, HOLDER): _(
         "您为%(member)s（%(relation)s）设立的共济授权已于%(start)s开始生效，"

@@ -133,6 +133,14 @@ def _tell_granted_or_asked(authorization: Authorization, *, at: dt.datetime) -> 
         notices = notify.for_authorization(
             authorization, kind=Kind.CONSENT_REQUESTED, event="consent_requested", holder=False
         )
+        # R22: a registered guardian answers for the ward, so the guardian is asked too.
+        day = _local_date(at)
+        guardian_ids = Guardianship.objects.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gte=day),
+            ward=authorization.member,
+            valid_from__lte=day,
+        ).values_list("guardian_id", flat=True)
+        notices += notify.for_guardians(notices[0], guardian_ids)
     elif authorization.status == Status.ACTIVE:
         notices = notify.for_authorization(authorization, kind=Kind.STARTED, event="started")
     else:

@@ -78,6 +78,20 @@ def for_row(row: dict, *, kind: str, event: str, reason=None, holder=True, membe
     return out
 
 
+def for_guardians(notice: Notice, guardian_ids) -> list[Notice]:
+    """The member's notice, addressed to each guardian who answers for them (R22)."""
+    return [
+        Notice(
+            recipient_id=guardian_id,
+            kind=notice.kind,
+            key=notice.key,
+            params={**notice.params, "role": notices.GUARDIAN},
+            link=notice.link,
+        )
+        for guardian_id in guardian_ids
+    ]
+
+
 def for_authorization(authorization: Authorization, **kwargs) -> list:
     row = {
         "public_id": authorization.public_id,

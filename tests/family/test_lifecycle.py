@@ -518,3 +518,29 @@ def test_two_mail_sweeps_at_once_send_each_mail_once(cast):
     assert sum(result for _, result in outcomes) == 30
     assert len(mail.outbox) == 30
     assert Notification.objects.filter(email_status="sent").count() == 30
+
+
+def test_a_registered_guardian_is_asked_with_the_member(cast):  # R8, R22
+    from family.models import Guardianship
+    from tests.factories import StaffUserFactory
+
+    wang, desheng, wangli = cast["王建国"], cast["王德胜"], cast["王丽"]
+    services.guardianship_register(
+        guardian=wangli,
+        ward=desheng,
+        basis=Guardianship.Basis.COURT,
+        document="（2026）苏0102民特12号判决书",
+        valid_from=dt.date(2026, 1, 1),
+        valid_until=None,
+        actor=StaffUserFactory(),
+        channel=AuditEntry.Channel.COUNTER,
+    )
+    bind(wang, req(desheng, Relation.PARENT))
+    assert told() == {
+        ("王德胜", Kind.CONSENT_REQUESTED): 1,
+        ("王丽", Kind.CONSENT_REQUESTED): 1,
+    }
+    note = Notification.objects.get(recipient=wangli)
+    with translation.override("zh-hans"):
+        body = notices.render(note)[1]
+    assert "您监护的王*胜" in body and "代为同意" in body
