@@ -82,6 +82,11 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services open their own (dura
 # bench/settlement.py (43.5 ms vs 25.6 ms) and halved the API's throughput.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # make run: web, worker and beat write to one SQLite file. Wait up to 20 s for its single
+    # write lock instead of failing with "database is locked", and take the lock when a
+    # transaction begins (IMMEDIATE), where SQLite can wait for it rather than refuse at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(timeout=20, transaction_mode="IMMEDIATE")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
