@@ -16,12 +16,19 @@ $(STAMP): requirements.txt
 	$(PYTHON) -m pip install --quiet -r requirements.txt
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-## make run: virtual environment, install, migrate, demo data if empty, serve on :8000
+## make run: virtual environment, install, migrate, demo data if empty, then web + Celery worker +
+## beat on :8000 (honcho, Procfile) when Redis answers at REDIS_URL, else the web server alone
 run: $(STAMP)
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py seed_demo --if-empty
 	@echo "Portal: http://$(HOST):$(PORT)/   (demo logins in README.md)"
-	DEBUG=$${DEBUG:-1} $(PYTHON) manage.py runserver $(HOST):$(PORT)
+	@export DEBUG=$${DEBUG:-1} HOST=$(HOST); \
+	if url=$$($(PYTHON) scripts/check-redis.py); then \
+	  export REDIS_URL="$$url" PATH="$(CURDIR)/$(BIN):$$PATH"; \
+	  exec $(BIN)/honcho start --port $(PORT); \
+	else \
+	  exec $(PYTHON) manage.py runserver $(HOST):$(PORT); \
+	fi
 
 ## make test: lint, then the whole pytest suite on PostgreSQL (browser tests included)
 test: $(STAMP) lint system-deps check-postgres
