@@ -184,6 +184,11 @@ AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
 RATELIMIT_VIEW = "accounts.views.ratelimited"
+# While Redis (the cache) is unreachable, rate limits let requests through rather than answer
+# every citizen "too many attempts" (django-redis logs the outage). Login lockout (django-axes)
+# keeps working: it counts failures in the database. What goes unthrottled meanwhile: activation
+# and the consent answer, both of which still check identity or the password on every request.
+RATELIMIT_FAIL_OPEN = True
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]

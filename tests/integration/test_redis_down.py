@@ -139,12 +139,6 @@ def test_a_citizens_pages_render_and_changes_commit_without_redis(client, redis_
     assert enqueue_failures(caplog)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="django-ratelimit fails closed when its cache fails (429) unless RATELIMIT_FAIL_OPEN "
-    "is set; portal/settings/base.py says rate limits fail open without Redis but does not set "
-    "it. Setting RATELIMIT_FAIL_OPEN = True there makes this pass: then drop this mark.",
-)
 def test_a_member_answers_a_consent_request_without_redis(client, redis_down, caplog):
     # R8: the answer page is rate limited per login (django-ratelimit, in the cache).
     caplog.set_level(logging.ERROR, logger="portal.tasks")
