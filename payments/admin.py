@@ -13,6 +13,9 @@ that audits them:
 - 异地就医备案 (R19): added through `out_of_region_filing_create`, ended through
   `out_of_region_filing_end`.
 
+个人账户对账 (issue 5 point 6): the nightly runs and their mismatches, read-only; the admin index
+shows the latest run's result (templates/admin/index.html, `payments_admin` tags).
+
 A personal account's change page shows its newest legs and links to the staff statement, which
 lists the same entries as the citizen's 我的个人账户 (same selectors, filter and CSV).
 
@@ -52,6 +55,8 @@ from .models import (
     OutOfRegionFiling,
     PremiumPayment,
     PremiumPaymentLine,
+    ReconciliationMismatch,
+    ReconciliationRun,
     Refund,
     RefundLine,
     Settlement,
@@ -66,6 +71,7 @@ from .views.statements import (
 )
 
 RECENT_LEGS = 20
+RUN_MISMATCHES_SHOWN = 50
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 CREDITS_IMPORTED = _("已导入划入文件“%(file)s”：%(rows)s行，合计%(total)s元。")
@@ -715,3 +721,118 @@ class OutOfRegionFilingAdmin(admin.ModelAdmin):
                 actor=request.user,
             )
         adopt_saved(obj, saved)
+
+
+# ---------------------------------------------------------------------------------------------
+# 个人账户对账: nightly reconciliation runs and their mismatches (read-only; never fixed here)
+
+
+def _account_link(account: LedgerAccount):
+    url = reverse("admin:payments_ledgeraccount_change", args=[account.pk])
+    return format_html('<a href="{}">{}</a>', url, _account_label(account))
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "ok",
+        "mismatch_count",
+        "accounts_checked",
+        "ledger_total",
+        "finished_at",
+    ]
+    list_filter = ["ok"]
+    date_hierarchy = "started_at"
+    fields = [
+        "started_at",
+        "finished_at",
+        "ok",
+        "accounts_checked",
+        "mismatch_count",
+        "ledger_total",
+        "mismatches_display",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("不符账户"))
+    def mismatches_display(self, obj):
+        if not obj.mismatch_count:
+            return _("无")
+        shown = obj.mismatches.select_related("account__person").order_by("account_id")[
+            :RUN_MISMATCHES_SHOWN
+        ]
+        head = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            _("账户"),
+            _("账户余额（元）"),
+            _("分录合计（元）"),
+            _("差额（元）"),
+            _("最近一笔分录的变动后余额（元）"),
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    _account_link(m.account),
+                    _money(m.balance),
+                    _money(m.ledger_sum),
+                    _money(m.difference),
+                    _money(m.last_balance_after),
+                )
+                for m in shown
+            ),
+        )
+        url = reverse("admin:payments_reconciliationmismatch_changelist")
+        every = format_html(
+            '<p><a href="{}?run__id__exact={}">{}</a></p>',
+            url,
+            obj.pk,
+            _g("查看本次全部%(count)s条不符记录") % {"count": obj.mismatch_count},
+        )
+        return format_html("<table><thead>{}</thead><tbody>{}</tbody></table>{}", head, rows, every)
+
+
+@admin.register(ReconciliationMismatch)
+class ReconciliationMismatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "run_started_at",
+        "person_name",
+        "person_masked_id",
+        "balance",
+        "ledger_sum",
+        "difference",
+        "last_balance_after",
+    ]
+    list_select_related = ["run", "account__person"]
+    search_fields = ["account__person__name", "=account__person__id_number"]
+    date_hierarchy = "run__started_at"
+    fields = [
+        "run",
+        "account_display",
+        "balance",
+        "ledger_sum",
+        "difference",
+        "last_balance_after",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("run", "account__person")
+
+    @admin.display(description=_("对账时间"), ordering="run__started_at")
+    def run_started_at(self, obj):
+        return _local(obj.run.started_at)
+
+    @admin.display(description=_("参保人"), ordering="account__person__name")
+    def person_name(self, obj):
+        return obj.account.person.name
+
+    @admin.display(description=_("身份证号码"))
+    def person_masked_id(self, obj):
+        return obj.account.person.masked_id_number
+
+    @admin.display(description=_("账户"))
+    def account_display(self, obj):
+        return _account_link(obj.account)

@@ -452,3 +452,70 @@ class CreditImport(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class ReconciliationRun(models.Model):
+    """One nightly check (issue 5 point 6): every personal account's cached balance against the
+    sum of its legs, and the sum of all legs against zero. A mismatch is recorded and shown to
+    staff (`ReconciliationMismatch`, the admin index); nothing here ever changes a balance."""
+
+    started_at = models.DateTimeField(_("开始时间"), db_index=True)
+    finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    accounts_checked = models.PositiveIntegerField(_("核对账户数"), default=0)
+    mismatch_count = models.PositiveIntegerField(_("不符账户数"), default=0)
+    # The sum of every leg of every account, bureau accounts included: 0 in a sound ledger.
+    ledger_total = models.DecimalField(_("全部分录合计（元）"), default=ZERO, **MONEY)
+    ok = models.BooleanField(_("核对相符"), default=False)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = _("个人账户对账")
+        verbose_name_plural = _("个人账户对账")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ok=False) | Q(mismatch_count=0, ledger_total=0),
+                name="reconciliationrun_ok_only_without_differences",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} {self.mismatch_count}"
+
+
+class ReconciliationMismatch(models.Model):
+    """A personal account whose cached balance differs from the sum of its legs in one run. The
+    figures are those of the run's snapshot; the balance itself is left as it was."""
+
+    run = models.ForeignKey(
+        ReconciliationRun,
+        on_delete=models.PROTECT,
+        related_name="mismatches",
+        verbose_name=_("对账记录"),
+    )
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("账户")
+    )
+    balance = models.DecimalField(_("账户余额（元）"), **MONEY)
+    ledger_sum = models.DecimalField(_("分录合计（元）"), **MONEY)
+    difference = models.DecimalField(_("差额（余额−分录合计，元）"), **MONEY)
+    # balance_after of the account's newest leg: where it equals the balance, a leg is missing or
+    # wrong; where it equals the sum, the cached balance was changed outside the ledger.
+    last_balance_after = models.DecimalField(
+        _("最近一笔分录的变动后余额（元）"), null=True, blank=True, **MONEY
+    )
+
+    class Meta:
+        ordering = ["run", "account"]
+        verbose_name = _("对账不符记录")
+        verbose_name_plural = _("对账不符记录")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "account"], name="reconciliationmismatch_once_per_run"
+            ),
+            models.CheckConstraint(
+                condition=~Q(difference=0), name="reconciliationmismatch_difference_not_zero"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.difference}"

@@ -1,4 +1,5 @@
-"""Every read of the payments app (a package: balance, premium, statements). Import from here."""
+"""Every read of the payments app (a package: balance, premium, statements, reconciliation).
+Import from here."""
 
 from .balance import balance_of  # noqa: F401
 from .premium import (  # noqa: F401
@@ -12,6 +13,7 @@ from .premium import (  # noqa: F401
     premium_years_for,
     premiums_for_user,
 )
+from .reconcile import reconciliation_is_stale, reconciliation_latest  # noqa: F401
 from .settlements import patient_by_id_number, settlement_get_for_institution  # noqa: F401
 from .statements import (  # noqa: F401
     entries_with_counterparts,

@@ -1,5 +1,5 @@
 """Every write of the payments app (a package: ledger, settlement, premium, credits,
-institutions). Import from here."""
+institutions, reconciliation). Import from here."""
 
 from .credits import (  # noqa: F401
     CreditImportRefused,
@@ -15,4 +15,5 @@ from .institutions import (  # noqa: F401
 )
 from .ledger import bureau_account, personal_account_for, transaction_post  # noqa: F401
 from .premium import premium_commitment_text, premium_pay  # noqa: F401
+from .reconcile import ledger_reconcile  # noqa: F401
 from .settlement import settlement_create, settlement_refund  # noqa: F401
