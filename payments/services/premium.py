@@ -8,7 +8,13 @@ holder and the authorization it went through, and the audit entry.
 Once per member and year, whatever the double clicks, retries or concurrent requests: the
 confirm page carries an idempotency key (a uuid4 made when the check page was shown) that becomes
 the ledger transaction's unique key `premium:<key>`, so a replay finds the first payment; and the
-database's unique (member, year) refuses a second payment made with another key."""
+database's unique (member, year) refuses a second payment made with another key.
+
+The member is told once (issue 5 point 5; key `premium:<public_id>:paid`, written in the payment's
+transaction, so a replay, which returns before paying, tells nobody again). The notice names the
+holders whose accounts paid, in payment order: for 个人共济 the one payer; for 家庭共济 every
+holder whose account paid a line (the text says the premium was paid "from their accounts", which
+is then literally true), not the holder who only clicked. The amount is the whole premium."""
 
 from __future__ import annotations
 
@@ -17,11 +23,13 @@ import hashlib
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AuditEntry, InsuredPerson, ResidentPremium, User
-from accounts.services import audit_record
+from accounts import notices
+from accounts.models import AuditEntry, InsuredPerson, Notification, ResidentPremium, User
+from accounts.services import Notice, audit_record, notifications_send
 from family import selectors as family_selectors
 
 from ..models import LedgerAccount, LedgerTransaction, PremiumPayment, PremiumPaymentLine
@@ -274,4 +282,22 @@ def _pay(*, holder, member, year, pay_type, key, actor, channel, at) -> PremiumP
             "commitment": {"version": COMMITMENT_VERSION, "sha256": _hash(text)},
         },
     )
+    notifications_send(notices=[_paid_notice(payment, result.lines)], at=at)
     return payment
+
+
+def _paid_notice(payment: PremiumPayment, lines) -> Notice:
+    payers = list(dict.fromkeys(line.holder.masked_name for line in lines))
+    return Notice(
+        recipient_id=payment.member_id,
+        kind=Notification.Kind.PREMIUM_PAID,
+        key=f"premium:{payment.public_id}:paid",
+        params={
+            "role": notices.MEMBER,
+            "holder": "、".join(payers),
+            "year": payment.year,
+            "amount": f"{payment.amount:.2f}",
+        },
+        # The member may open the receipt (selectors.premium_get_for_user).
+        link=reverse("payments:premium-detail", args=[payment.public_id]),
+    )

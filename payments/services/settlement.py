@@ -4,7 +4,12 @@ A settlement asks only for the personal-burden amount (R13). It is paid first fr
 own personal account, then through the authorizations usable at that instant in deduction order,
 within each holder's per-member cap and above the policy's retained floor; whatever is left is
 cash. One durable transaction: the settlement row, its allocation lines, the ledger movement and
-the balances commit together or not at all."""
+the balances commit together or not at all.
+
+Each holder whose account paid a line for the patient is told once, in that transaction (issue 5
+point 5; key `settlement:<public_id>:paid`): the amount is that holder's total in the settlement.
+The patient is not told about their own account. A replay returns before settling: nobody is told
+twice. Refunds tell nobody (no notice kind for them yet)."""
 
 from __future__ import annotations
 
@@ -15,11 +20,13 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AuditEntry, InsuredPerson
-from accounts.services import audit_record
+from accounts import notices
+from accounts.models import AuditEntry, InsuredPerson, Notification
+from accounts.services import Notice, audit_record, notifications_send
 from family import selectors as family_selectors
 
 from ..models import (
@@ -212,7 +219,36 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
             ],  # fmt: skip
         },
     )
+    notifications_send(notices=_paid_notices(settlement, lines, at=at), at=at)
     return settlement
+
+
+def _paid_notices(settlement: Settlement, lines: list[SettlementLine], *, at) -> list[Notice]:
+    """One notice per holder whose account paid for the patient, with that holder's total."""
+    totals: dict[int, Decimal] = {}
+    for line in lines:
+        if (
+            line.source == SettlementLine.Source.MUTUAL_AID
+            and line.payer_id != settlement.patient_id
+        ):
+            totals[line.payer_id] = totals.get(line.payer_id, ZERO) + line.amount
+    params = {
+        "role": notices.HOLDER,
+        "member": settlement.patient.masked_name,
+        "at": notices.iso(at),
+        "institution": settlement.institution.name,
+    }
+    link = reverse("payments:statement")
+    return [
+        Notice(
+            recipient_id=payer_id,
+            kind=Notification.Kind.SETTLEMENT_PAID,
+            key=f"settlement:{settlement.public_id}:paid",
+            params={**params, "amount": f"{total:.2f}"},
+            link=link,
+        )
+        for payer_id, total in totals.items()
+    ]
 
 
 def settlement_refund(
