@@ -3,7 +3,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
 from . import services
-from .models import AuditEntry, InsuredPerson, RegionPolicy, ResidentPremium, User
+from .models import (
+    AuditEntry,
+    InsuredPerson,
+    Notification,
+    RegionPolicy,
+    ResidentPremium,
+    User,
+)
 
 
 def adopt_saved(obj, saved) -> None:
@@ -191,3 +198,34 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """站内信, read-only: staff look here for mail stuck in `sending` (a worker died while
+    sending; it is never mailed twice) or `failed`. The words are not stored (see
+    `accounts.notices`); the recipient is shown masked (name and identity number), as mail
+    shows them; search by the full name still finds them."""
+
+    list_display = ["recipient_display", "kind", "created_at", "read_at", "email_status"]
+    list_filter = ["kind", "email_status"]
+    list_select_related = ["recipient"]
+    search_fields = ["recipient__name"]
+    date_hierarchy = "created_at"
+    fields = [
+        "public_id",
+        "recipient_display",
+        "kind",
+        "key",
+        "params",
+        "link",
+        "created_at",
+        "read_at",
+        "email_status",
+        "emailed_at",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("收件人"), ordering="recipient__name")
+    def recipient_display(self, obj):
+        return f"{obj.recipient.masked_name}（{obj.recipient.masked_id_number}）"

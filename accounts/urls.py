@@ -10,4 +10,7 @@ urlpatterns = [
     path("login/", views.CitizenLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("inbox/", views.InboxListView.as_view(), name="inbox"),
+    path("inbox/read-all/", views.InboxMarkAllReadView.as_view(), name="inbox-read-all"),
+    path("inbox/<uuid:public_id>/", views.InboxDetailView.as_view(), name="inbox-detail"),
 ]

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth import login, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
+from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_ratelimit.decorators import ratelimit
 
-from . import selectors, services
+from . import notices, selectors, services
 from .forms import ActivationForm, CitizenLoginForm, CitizenPasswordChangeForm
-from .models import AuditEntry
+from .models import AuditEntry, Notification
 
 ACTIVATED = _("激活成功，欢迎使用职工医保个人账户家庭共济网上服务")
 PASSWORD_CHANGED = _("密码已修改")
 RATE_LIMITED = _("操作过于频繁，请稍后再试")
+ALL_MARKED_READ = _("全部站内信已标为已读")
+
+INBOX_PER_PAGE = 20
 
 
 class HomeView(TemplateView):
@@ -82,6 +90,81 @@ class PasswordChangeView(LoginRequiredMixin, FormView):
         update_session_auth_hash(self.request, self.request.user)
         messages.success(self.request, PASSWORD_CHANGED)
         return super().form_valid(form)
+
+
+# ---------------------------------------------------------------------------------------------
+# 站内信 (issue 5)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """One notification as the inbox shows it: the row, its words in the reader's language and
+    its link when that is a page of this site."""
+
+    notification: Notification
+    title: str
+    body: str
+    link: str
+
+
+def _inbox_item(notification: Notification) -> InboxItem:
+    title, body = notices.render(notification)
+    link = notification.link
+    # Links are written by our own services as site paths; anything else is not shown.
+    if not (link.startswith("/") and url_has_allowed_host_and_scheme(link, allowed_hosts=None)):
+        link = ""
+    return InboxItem(notification=notification, title=title, body=body, link=link)
+
+
+class InboxListView(LoginRequiredMixin, TemplateView):
+    template_name = "accounts/inbox_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        person = selectors.person_for_user(user=self.request.user)
+        page = Paginator(selectors.notifications_for(person=person), INBOX_PER_PAGE).get_page(
+            self.request.GET.get("page")
+        )
+        context.update(
+            {
+                "person": person,
+                "page_obj": page,
+                "page_range": page.paginator.get_elided_page_range(
+                    page.number, on_each_side=1, on_ends=1
+                ),
+                "ellipsis": Paginator.ELLIPSIS,
+                "items": [_inbox_item(n) for n in page.object_list],
+            }
+        )
+        return context
+
+
+class InboxDetailView(LoginRequiredMixin, TemplateView):
+    template_name = "accounts/inbox_detail.html"
+
+    def get(self, request, *args, **kwargs):
+        notification = selectors.notification_get_for_user(
+            user=request.user, public_id=kwargs["public_id"]
+        )
+        # Opening the message marks it read, on GET: read_at is the reader's own view state (as
+        # in any mail client), not a business change, and only the recipient gets this far (the
+        # selector answers 404 to anyone else and marks nothing).
+        if notification.read_at is None:
+            services.notification_mark_read(notification=notification)
+        return self.render_to_response(self.get_context_data(item=_inbox_item(notification)))
+
+
+class InboxMarkAllReadView(LoginRequiredMixin, View):
+    """POST only (a form with the CSRF token); a GET answers 405."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        person = selectors.person_for_user(user=request.user)
+        if person is not None:
+            services.notifications_mark_all_read(person=person)
+        messages.success(request, ALL_MARKED_READ)
+        return redirect("accounts:inbox")
 
 
 def ratelimited(request, exception):

@@ -135,7 +135,7 @@ def test_home_shows_the_person_card_masked_in_a_constant_number_of_queries(
     client, demo, django_assert_max_num_queries
 ):
     client.force_login(demo["王建国"].user)
-    with django_assert_max_num_queries(3):  # session, user, person with region
+    with django_assert_max_num_queries(4):  # session, user, person with region, inbox badge
         response = client.get("/")
     html = _html(response)
     assert "3201**********123X" in html

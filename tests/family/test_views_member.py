@@ -743,12 +743,12 @@ def test_bad_filters_show_a_message_and_list_nothing(client, demo_family, query,
 # query counts: the same bound for 1 row and for many
 
 
-# session and user first, then the page's own reads; none of them per row
-CONSENTS_QUERIES = 4  # + person, pending requests with their people
-ANSWER_QUERIES = 4  # + person, the request (with people, scoped to member or guardian)
-ORDER_QUERIES = 8  # + person(s), member, guardian check, the order, wards
-RECORDS_QUERIES = 5  # + person, count, one page of rows with their people
-CONFIRM_QUERIES = 5  # + (leave: person,) the authorization, other live members
+# session, user and the header's inbox badge, then the page's own reads; none of them per row
+CONSENTS_QUERIES = 5  # + person, pending requests with their people
+ANSWER_QUERIES = 5  # + person, the request (with people, scoped to member or guardian)
+ORDER_QUERIES = 9  # + person(s), member, guardian check, the order, wards
+RECORDS_QUERIES = 6  # + person, count, one page of rows with their people
+CONFIRM_QUERIES = 6  # + (leave: person,) the authorization, other live members
 
 
 def _xinjiang_holders(member, count: int, first: int = 0) -> list[Authorization]:

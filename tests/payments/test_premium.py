@@ -642,8 +642,8 @@ def test_the_whole_walk_pays_and_shows_the_receipt(login, demo, django_assert_ma
     ma, xiaoyan = demo["马志强"], demo["马小燕"]
     client = login(ma)
     assert "个账代缴" in _text(client.get("/"))  # the nav link
-    # session, user, person, members, premiums
-    with django_assert_max_num_queries(5):
+    # session, user, person, members, premiums, inbox badge
+    with django_assert_max_num_queries(6):
         start = client.get(NEW)
     text = _text(start)
     assert "马小燕（6590**********2644）· 子女" in text
@@ -718,8 +718,8 @@ def test_the_letter_must_be_confirmed(login, demo, django_assert_max_num_queries
         NEW, {"member": demo["马小燕"].public_id, "year": 2027, "pay_type": FAMILY}
     )
     url = chosen["Location"]
-    # session, user, person, members, premiums, the year's premium
-    with django_assert_max_num_queries(6):
+    # session, user, person, members, premiums, the year's premium, inbox badge
+    with django_assert_max_num_queries(7):
         letter = client.get(url)
     text = _text(letter)
     assert "代缴承诺书" in text and "法律责任" in text and "税务缴费APP" in text
@@ -765,8 +765,8 @@ def test_a_failing_check_shows_each_result_and_no_confirm_button(
     assert "待遇开始日期2027-02-23已晚于待遇享受期结束日期2026-12-31" in text
     assert 'name="key"' not in page.content.decode()
     assert "确认缴费" not in text
-    # session, user, person, member, premium, usable (2), accounts, already paid
-    with django_assert_max_num_queries(9):
+    # session, user, person, member, premium, usable (2), accounts, already paid, inbox badge
+    with django_assert_max_num_queries(10):
         client.get(CHECK)
 
 
@@ -780,8 +780,8 @@ def test_the_check_page_counts_queries_the_same_for_one_or_two_payers(
     settle(institutions["XJ-HOSP-001"], demo["马志强"], "1050.00")  # now both holders pay
     two = count_queries(client, "get", CHECK)
     assert one == two
-    # session, user, person, member, premium, usable (2), accounts, already paid
-    with django_assert_max_num_queries(9):
+    # session, user, person, member, premium, usable (2), accounts, already paid, inbox badge
+    with django_assert_max_num_queries(10):
         page = client.get(CHECK)
     assert "古丽娜" in _text(page) and "250.00" in _text(page)
 
@@ -933,8 +933,8 @@ def test_an_expired_guardianship_sees_nothing(client, clock, demo, paid):  # R22
 @pytest.mark.django_db
 def test_my_premium_payments(client, clock, demo, paid, django_assert_max_num_queries):
     client.force_login(demo["古丽娜"].user)
-    # session, user, person, count, page
-    with django_assert_max_num_queries(5):
+    # session, user, person, count, page, inbox badge
+    with django_assert_max_num_queries(6):
         response = client.get(LIST)
     text = _text(response)
     assert "查看2025年度缴费凭证" in text and "查看2027年度缴费凭证" not in text
@@ -965,8 +965,8 @@ def test_list_and_receipt_queries_are_constant(
         reverse("payments:premium-detail", args=[paid[k].public_id]) for k in ("personal", "family")
     )
     assert count_queries(client, "get", personal) == count_queries(client, "get", family)
-    # session, user, person, payment (+ region, member), lines with payers
-    with django_assert_max_num_queries(5):
+    # session, user, person, payment (+ region, member), lines with payers, inbox badge
+    with django_assert_max_num_queries(6):
         assert client.get(family).status_code == 200
 
 

@@ -128,8 +128,8 @@ def test_entries_are_read_in_a_constant_number_of_queries(
         credit(demo["王建国"], "1.00")
     premium(demo["王建国"], demo["王小明"])
     assert count_queries(client, STATEMENT) == before
-    # session, user, person, account, count, legs, settlements, refunds, premiums
-    with django_assert_max_num_queries(9):
+    # session, user, person, account, count, legs, settlements, refunds, premiums, inbox badge
+    with django_assert_max_num_queries(10):
         client.get(STATEMENT)
 
 
@@ -310,8 +310,8 @@ def test_member_view_is_paginated_in_constant_queries(
         settle(hosp, demo["王德胜"], f"{i + 2}.00")
     premium(demo["王建国"], demo["王德胜"])
     assert count_queries(client, PAID_FOR_ME) == before
-    # session, user, person, wards, count, one UNION page of settlements and premiums
-    with django_assert_max_num_queries(6):
+    # session, user, person, wards, count, one UNION page of settlements and premiums, inbox badge
+    with django_assert_max_num_queries(7):
         first = client.get(PAID_FOR_ME)
     assert "共 25 条记录" in _text(first)
     assert len(_rows(first)) == ENTRIES_PER_PAGE
