@@ -105,6 +105,9 @@ PAYMENTS_VIEW = [
     "view_creditimport",
     "view_institution",
     "view_outofregionfiling",
+    # issue 5: nightly ledger reconciliation, shown to staff
+    "view_reconciliationrun",
+    "view_reconciliationmismatch",
 ]
 GROUP_PERMISSIONS = {
     CLERK: [
@@ -113,6 +116,7 @@ GROUP_PERMISSIONS = {
         "view_insuredperson",
         "change_insuredperson",
         "view_auditentry",
+        "view_notification",  # mails stuck in sending/failed (issue 5)
         # family (the app's models; codenames are unique across the apps)
         "view_relationship",
         "view_authorization",
@@ -134,6 +138,7 @@ GROUP_PERMISSIONS = {
         "view_auditentry",
         "view_accessattempt",
         "delete_accessattempt",
+        "view_notification",
         # family
         "view_relationship",
         "view_authorization",
