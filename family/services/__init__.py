@@ -911,6 +911,19 @@ def relationship_end(
     _check_channel(actor, channel)
     with transaction.atomic():
         at = _now(at)
+
+        def live_members():
+            return list(
+                Authorization.objects.live()
+                .select_for_update(no_key=True, of=("self",))
+                .select_related("holder", "member")
+                .filter(relationship_id=relationship.pk)
+                .order_by("pk")
+            )
+
+        # Authorizations before their relationship, the order of every other path (the
+        # scheduled passes too), so that two of them never wait for each other.
+        live_members()
         relationship = (
             Relationship.objects.select_for_update(no_key=True)
             .select_related("holder")
@@ -920,12 +933,8 @@ def relationship_end(
             raise ValidationError(NOT_THE_HOLDER, code="R15")
         if relationship.status != Relationship.Status.ACTIVE:
             raise ValidationError(NOT_LIVE, code="R15")
-        for authorization in (
-            relationship.authorizations.live()
-            .select_for_update(no_key=True, of=("self",))
-            .select_related("holder", "member")
-            .order_by("pk")
-        ):
+        # Read again under the relationship's lock: a member bound meanwhile is ended too.
+        for authorization in live_members():
             _end_authorization(
                 authorization,
                 status=Status.REVOKED,
@@ -1180,5 +1189,6 @@ from .lifecycle import (  # noqa: E402, F401
     consents_lapse,
     expiry_reminders_send,
     lifecycle_run,
+    relationships_orphaned_end,
     statuses_reconcile,
 )

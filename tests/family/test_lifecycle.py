@@ -544,3 +544,45 @@ def test_a_registered_guardian_is_asked_with_the_member(cast):  # R8, R22
     with translation.override("zh-hans"):
         body = notices.render(note)[1]
     assert "您监护的王*胜" in body and "代为同意" in body
+
+
+def test_a_relationship_left_without_members_is_ended_by_the_r14_pass(demo_family):
+    """What a pass that skipped a locked relationship leaves behind (or SQL drift)."""
+    wang = demo_family["王建国"]
+    Authorization.objects.filter(holder=wang).update(status=A.REVOKED, ended_at=NOW)
+    assert Relationship.objects.get(holder=wang).status == "active"
+    mark = audit_mark()
+    assert services.statuses_reconcile(at=NOW) == 0
+    assert actions_since(mark) == ["relationship.end"]
+    relationship = Relationship.objects.get(holder=wang)
+    assert (relationship.status, relationship.end_reason) == ("ended", "no_members")
+    assert services.relationships_orphaned_end(at=NOW) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_holder_ending_the_relationship_while_it_expires_does_not_deadlock(cast):
+    """`relationship_end` locks authorizations before the relationship, as the pass does."""
+    holder = cast["马志强"]
+    children = many_children(20)
+    end = NOW + DAY
+    bind(holder, *(req(child, end=end) for child in children))
+    relationship = Relationship.objects.get(holder=holder)
+    at = end + SECOND
+
+    outcomes = run_together(
+        lambda: services.authorizations_expire(at=at, batch_size=3),
+        lambda: services.relationship_end(
+            relationship=relationship,
+            actor=holder.user,
+            channel=AuditEntry.Channel.ONLINE,
+            at=at,
+        ),
+    )
+
+    assert outcomes[0][0] == "ok", outcomes
+    assert outcomes[1][0] in ("ok", "refused"), outcomes  # refused: the pass ended it first
+    assert not Authorization.objects.filter(status__in=Authorization.LIVE_STATUSES).exists()
+    ended = Authorization.objects.filter(member__in=children)
+    assert ended.filter(status__in=[A.EXPIRED, A.REVOKED]).count() == 20
+    assert Relationship.objects.get(holder=holder).status == "ended"
+    assert AuditEntry.objects.filter(action="relationship.end").count() == 1
