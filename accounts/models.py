@@ -225,6 +225,13 @@ class ResidentPremium(models.Model):
             raise ValidationError(errors)
 
 
+def mask_name(name: str) -> str:
+    """王建国 -> 王*国, 张伟 -> 张* (also for names read with `.values()`)."""
+    if len(name) <= 2:
+        return name[:1] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 class InsuredPerson(models.Model):
     """参保人: the bureau's record of an insured person, optionally claimed by a citizen user."""
 
@@ -294,10 +301,7 @@ class InsuredPerson(models.Model):
     @property
     def masked_name(self) -> str:
         """王建国 -> 王*国, 张伟 -> 张*: what outside systems (the institution API) may show."""
-        name = self.name
-        if len(name) <= 2:
-            return name[:1] + "*"
-        return name[0] + "*" * (len(name) - 2) + name[-1]
+        return mask_name(self.name)
 
     @property
     def is_employee(self) -> bool:

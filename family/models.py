@@ -326,6 +326,14 @@ class CommitmentLetter(models.Model):
         return self.hash_text(self.text) == self.content_hash
 
 
+class GuardianshipQuerySet(models.QuerySet):
+    def valid_on(self, day) -> GuardianshipQuerySet:
+        """Guardianships in force on `day` (a local date; both ends inclusive)."""
+        return self.filter(
+            Q(valid_until__isnull=True) | Q(valid_until__gte=day), valid_from__lte=day
+        )
+
+
 class Guardianship(models.Model):
     """R22: a guardian acts for a member without legal capacity (a minor, an incapacitated
     adult). Recorded by the bureau from documents; a parent who holds a child's authorization acts
@@ -354,6 +362,8 @@ class Guardianship(models.Model):
     valid_from = models.DateField(_("有效期起"))
     valid_until = models.DateField(_("有效期止"), null=True, blank=True)
     created_at = models.DateTimeField(_("登记时间"), auto_now_add=True)
+
+    objects = GuardianshipQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -209,11 +209,7 @@ def family_overview(*, person: InsuredPerson, at: dt.datetime) -> FamilyOverview
 def consents_pending_for(*, person: InsuredPerson, at: dt.datetime) -> list[Authorization]:
     """Requests this person may answer: their own, and their registered wards' (R8, R22)."""
     day = timezone.localtime(at).date()
-    ward_ids = Guardianship.objects.filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=day),
-        guardian=person,
-        valid_from__lte=day,
-    ).values("ward_id")
+    ward_ids = Guardianship.objects.valid_on(day).filter(guardian=person).values("ward_id")
     return list(
         _with_people(
             Authorization.objects.filter(
@@ -250,11 +246,7 @@ def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> A
     if person is None:
         raise Http404
     day = timezone.localtime(at).date()
-    ward_ids = Guardianship.objects.filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=day),
-        guardian=person,
-        valid_from__lte=day,
-    ).values("ward_id")
+    ward_ids = Guardianship.objects.valid_on(day).filter(guardian=person).values("ward_id")
     item = (
         _with_people(Authorization.objects.filter(public_id=_uuid(public_id)))
         .filter(Q(member=person) | Q(member_id__in=ward_ids))

@@ -135,11 +135,11 @@ def _tell_granted_or_asked(authorization: Authorization, *, at: dt.datetime) -> 
         )
         # R22: a registered guardian answers for the ward, so the guardian is asked too.
         day = _local_date(at)
-        guardian_ids = Guardianship.objects.filter(
-            Q(valid_until__isnull=True) | Q(valid_until__gte=day),
-            ward=authorization.member,
-            valid_from__lte=day,
-        ).values_list("guardian_id", flat=True)
+        guardian_ids = (
+            Guardianship.objects.valid_on(day)
+            .filter(ward=authorization.member)
+            .values_list("guardian_id", flat=True)
+        )
         notices += notify.for_guardians(notices[0], guardian_ids)
     elif authorization.status == Status.ACTIVE:
         notices = notify.for_authorization(authorization, kind=Kind.STARTED, event="started")
@@ -264,23 +264,17 @@ def _end_relationship_if_empty(
 def person_acts_for(*, actor_person: InsuredPerson, member: InsuredPerson, at: dt.datetime) -> bool:
     """R22: a registered guardian, valid on the day, acts for the member."""
     day = _local_date(at)
-    return Guardianship.objects.filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=day),
-        guardian=actor_person,
-        ward=member,
-        valid_from__lte=day,
-    ).exists()
+    return Guardianship.objects.valid_on(day).filter(guardian=actor_person, ward=member).exists()
 
 
 def _needs_guardian(member: InsuredPerson, at: dt.datetime) -> bool:
     """An adult without legal capacity has a court- or agreement-based guardianship on file."""
     day = _local_date(at)
-    return Guardianship.objects.filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=day),
-        ward=member,
-        valid_from__lte=day,
-        basis__in=[Guardianship.Basis.COURT, Guardianship.Basis.AGREEMENT],
-    ).exists()
+    return (
+        Guardianship.objects.valid_on(day)
+        .filter(ward=member, basis__in=[Guardianship.Basis.COURT, Guardianship.Basis.AGREEMENT])
+        .exists()
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -11,20 +11,13 @@ from django.urls import reverse
 from django.utils import translation
 
 from accounts import notices
-from accounts.models import Notification
+from accounts.models import Notification, mask_name
 from accounts.services import Notice
 
 from ..models import Authorization, Relation
 
 Kind = Notification.Kind
 PERSON_NAME_FIELDS = ("holder__name", "member__name")
-
-
-def masked(name: str) -> str:
-    """王建国 -> 王*国 (the rule of `InsuredPerson.masked_name`, for names read with values())."""
-    if len(name) <= 2:
-        return name[:1] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def source_text(label) -> str:
@@ -38,8 +31,8 @@ def for_row(row: dict, *, kind: str, event: str, reason=None, holder=True, membe
     `public_id, holder_id, member_id, relation, window_start, window_end, consent_deadline` and
     the two names (`holder__name`, `member__name`)."""
     params = {
-        "holder": masked(row["holder__name"]),
-        "member": masked(row["member__name"]),
+        "holder": mask_name(row["holder__name"]),
+        "member": mask_name(row["member__name"]),
         "relation": source_text(Relation(row["relation"]).label),
         "start": notices.iso(row["window_start"]),
         "end": notices.iso(row["window_end"]),

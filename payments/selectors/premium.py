@@ -446,11 +446,9 @@ def _visible_to(*, user: User, at: dt.datetime) -> Q:
     and the member's registered guardian (R22). Nobody else, not even another holder of the
     member."""
     day = timezone.localdate(at)
-    ward_ids = Guardianship.objects.filter(
-        Q(valid_until__isnull=True) | Q(valid_until__gte=day),
-        guardian__user_id=user.pk,
-        valid_from__lte=day,
-    ).values("ward_id")
+    ward_ids = (
+        Guardianship.objects.valid_on(day).filter(guardian__user_id=user.pk).values("ward_id")
+    )
     paid_a_line = PremiumPaymentLine.objects.filter(payment=OuterRef("pk"), payer__user_id=user.pk)
     return (
         Q(paid_by_id=user.pk)
