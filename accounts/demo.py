@@ -13,6 +13,7 @@ from django.db import transaction
 
 from . import services
 from .models import AuditEntry, InsuredPerson, RegionPolicy, ResidentPremium, User
+from .staff import ADMINISTRATOR, CLERK, SUPERVISOR
 
 CITIZEN_PASSWORD = "Gongji-2025!"
 STAFF_PASSWORD = "Staff-2025!"
@@ -95,7 +96,6 @@ def phone_for_row(row_number: int) -> str:
     return f"1380000{row_number:04d}"
 
 
-CLERK, SUPERVISOR = "窗口经办", "审核"
 PAYMENTS_VIEW = [
     "view_ledgeraccount",
     "view_ledgertransaction",
@@ -108,6 +108,13 @@ PAYMENTS_VIEW = [
     # issue 5: nightly ledger reconciliation, shown to staff
     "view_reconciliationrun",
     "view_reconciliationmismatch",
+]
+COUNTER_WORK = [
+    "view_counterbinding",
+    "add_counterbinding",
+    "change_authorization",
+    "change_relationship",
+    "add_premiumpayment",
 ]
 GROUP_PERMISSIONS = {
     CLERK: [
@@ -126,6 +133,8 @@ GROUP_PERMISSIONS = {
         *PAYMENTS_VIEW,
         "add_outofregionfiling",
         "change_outofregionfiling",
+        # staff console (issue 6): counter binding, revoke/end/order, premium at the counter
+        *COUNTER_WORK,
     ],
     SUPERVISOR: [
         "view_regionpolicy",
@@ -152,6 +161,44 @@ GROUP_PERMISSIONS = {
         "add_creditimport",
         "add_institution",
         "change_institution",
+        # staff console (issue 6): also review counter bindings and export the audit trail
+        *COUNTER_WORK,
+        "review_counterbinding",
+        "export_auditentry",
+    ],
+    # Reference data and schedules; reads everything of their regions, changes no person's
+    # relationships or money (that is counter work).
+    ADMINISTRATOR: [
+        "view_regionpolicy",
+        "add_regionpolicy",
+        "change_regionpolicy",
+        "view_residentpremium",
+        "add_residentpremium",
+        "change_residentpremium",
+        "delete_residentpremium",
+        "view_insuredperson",
+        "view_auditentry",
+        "export_auditentry",
+        "view_notification",
+        "view_accessattempt",
+        "delete_accessattempt",
+        "view_relationship",
+        "view_authorization",
+        "view_commitmentletter",
+        "view_guardianship",
+        "view_counterbinding",
+        *PAYMENTS_VIEW,
+        "add_institution",
+        "change_institution",
+        # django-celery-beat: the schedules of issue 5
+        "view_periodictask",
+        "change_periodictask",
+        "view_crontabschedule",
+        "add_crontabschedule",
+        "change_crontabschedule",
+        "view_intervalschedule",
+        "view_clockedschedule",
+        "view_solarschedule",
     ],
 }
 STAFF = [
@@ -227,4 +274,5 @@ def seed_accounts(*, log=print) -> None:
                 username="admin", password=STAFF_PASSWORD, first_name="系统管理员"
             )
             admin.regions.set(regions.values())
+            admin.groups.set([Group.objects.get(name=ADMINISTRATOR)])
             log("staff admin")

@@ -107,3 +107,18 @@ class CitizenPasswordChangeForm(PasswordChangeForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.helper = _helper(_("修改密码"))
+
+
+class PersonSearchForm(forms.Form):
+    """The counter's look-up: an identity number or a name (issue 6)."""
+
+    q = forms.CharField(
+        label=_("身份证号码或姓名"),
+        max_length=50,
+        help_text=_("输入完整的18位身份证号码，或姓名（可只输入开头几个字）"),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_tag = False  # the page's own GET form, with its button beside the field

@@ -35,6 +35,23 @@ class User(AbstractUser):
         verbose_name_plural = _("用户")
 
 
+class RelationProof(models.TextChoices):
+    """R18: what proves the family relation at the counter (one of them, as the region accepts)."""
+
+    HOUSEHOLD_REGISTER = "household_register", _("户口簿")
+    MARRIAGE_CERTIFICATE = "marriage_certificate", _("结婚证")
+    RELATIONSHIP_LETTER = "relationship_letter", _("签字的家庭关系承诺书")
+
+
+COUNTER_PROOFS_INVALID = _(
+    "请至少选择一种关系证明，且只能从户口簿、结婚证、签字的家庭关系承诺书中选择"
+)
+
+
+def default_counter_relation_proofs() -> list[str]:
+    return [proof.value for proof in RelationProof]
+
+
 class RegionPolicy(models.Model):
     """A pooling region (统筹区) and its family mutual-aid policy, edited by staff as data."""
 
@@ -123,6 +140,28 @@ class RegionPolicy(models.Model):
         _("未设置时的扣款顺序"), max_length=10, choices=FallbackOrder, default=FallbackOrder.FILING
     )
     spouse_confirmation = models.BooleanField(_("绑定配偶需配偶确认"), default=False)
+    # Counter channel (R18, issue 6)
+    counter_relation_proofs = models.JSONField(
+        _("窗口可接受的关系证明"),
+        default=default_counter_relation_proofs,
+        blank=True,
+        help_text=_(
+            "窗口绑定时须查验其中至少一种：household_register（户口簿）、"
+            "marriage_certificate（结婚证）、relationship_letter（签字的家庭关系承诺书）"
+        ),
+    )
+    review_member_threshold = models.PositiveSmallIntegerField(
+        _("窗口绑定需审核的成员数"),
+        null=True,
+        blank=True,
+        default=4,
+        help_text=_("绑定后共济成员超过该人数的窗口办理须经审核；留空表示不按人数审核"),
+    )
+    review_grandparent_relations = models.BooleanField(
+        _("祖孙关系的窗口绑定须审核"),
+        default=True,
+        help_text=_("绑定祖父母、外祖父母、孙子女、外孙子女时须经审核"),
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -167,6 +206,9 @@ class RegionPolicy(models.Model):
             and self.max_members_lifetime < self.max_members_at_once
         ):
             raise ValidationError({"max_members_lifetime": _("累计绑定上限不能小于同时绑定上限")})
+        proofs = self.counter_relation_proofs
+        if not isinstance(proofs, list) or not proofs or not set(proofs) <= set(RelationProof):
+            raise ValidationError({"counter_relation_proofs": COUNTER_PROOFS_INVALID})
 
 
 class ResidentPremium(models.Model):
@@ -360,6 +402,7 @@ class AuditEntry(models.Model):
         ordering = ["-at", "-id"]
         verbose_name = _("审计记录")
         verbose_name_plural = _("审计记录")
+        permissions = [("export_auditentry", _("导出审计记录"))]
         indexes = [models.Index(fields=["object_type", "object_id"])]
 
     def __str__(self) -> str:

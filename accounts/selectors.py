@@ -56,3 +56,77 @@ def unread_count_for(*, user: AbstractBaseUser | AnonymousUser) -> int:
     if not user.is_authenticated or user.is_staff:
         return 0
     return Notification.objects.filter(recipient__user_id=user.pk, read_at__isnull=True).count()
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff scope (issue 6): a staff user sees only the persons, relationships and money of the
+# regions they serve (`User.regions`). A superuser (the system administrator) sees every region.
+
+
+def staff_region_ids(*, user: AbstractBaseUser | AnonymousUser) -> frozenset[int] | None:
+    """The region ids a staff user may see; None means every region (superuser); an empty set
+    for a citizen, an anonymous user or staff without regions. One query, then cached on the
+    user object for the rest of the request."""
+    if not user.is_authenticated or not user.is_active or not user.is_staff:
+        return frozenset()
+    if user.is_superuser:
+        return None
+    cached = getattr(user, "_staff_region_ids", None)
+    if cached is None:
+        cached = frozenset(user.regions.values_list("pk", flat=True))
+        user._staff_region_ids = cached
+    return cached
+
+
+def in_staff_scope(queryset: QuerySet, *, user, region_field: str) -> QuerySet:
+    """`queryset` narrowed to the user's regions through `region_field` (a lookup to a
+    RegionPolicy, e.g. "region", "person__region", "holder__region"). Every staff read goes
+    through this, in the staff pages and in the admin alike."""
+    regions = staff_region_ids(user=user)
+    if regions is None:
+        return queryset
+    if not regions:
+        return queryset.none()
+    return queryset.filter(**{f"{region_field}__in": regions})
+
+
+def region_in_staff_scope(*, user, region_id: int | None) -> bool:
+    regions = staff_region_ids(user=user)
+    return regions is None or region_id in regions
+
+
+def _uuid_or_404(public_id: uuid.UUID | str) -> uuid.UUID:
+    try:
+        return public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
+    except ValueError as exc:
+        raise Http404 from exc
+
+
+def person_get_for_staff(*, user, public_id: uuid.UUID | str) -> InsuredPerson:
+    """A person of the staff user's regions, with region and login; 404 for any other (whether a
+    person of another region exists is not revealed)."""
+    person = (
+        in_staff_scope(
+            InsuredPerson.objects.select_related("region", "user"), user=user, region_field="region"
+        )
+        .filter(public_id=_uuid_or_404(public_id))
+        .first()
+    )
+    if person is None:
+        raise Http404
+    return person
+
+
+def persons_search_for_staff(*, user, query: str) -> QuerySet[InsuredPerson]:
+    """Find persons of the user's regions by identity number (the whole number, either case of
+    the check letter) or by name (the whole name, or its beginning). An empty query finds
+    nobody: staff look a person up, they do not browse the register."""
+    query = (query or "").strip()
+    persons = in_staff_scope(
+        InsuredPerson.objects.select_related("region"), user=user, region_field="region"
+    )
+    if not query:
+        return persons.none()
+    if len(query) == 18 and query[:17].isdigit():
+        return persons.filter(id_number=query.upper())
+    return persons.filter(name__startswith=query).order_by("name", "id_number")

@@ -1,0 +1,45 @@
+"""Access to the staff pages under /staff/ (issue 6).
+
+Anonymous visitors are sent to the staff login (the admin's); a citizen (a login that is not
+staff) gets 403 on every staff URL; staff need the page's permissions, given by their groups
+(窗口经办, 审核, 管理员: see `accounts.demo.GROUP_PERMISSIONS`). What a page may show is then
+narrowed to the user's regions by the selectors (`accounts.selectors.in_staff_scope`)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.mixins import AccessMixin
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse_lazy
+
+# Role names (Django groups). The permissions of each are data (accounts.demo), not code.
+CLERK, SUPERVISOR, ADMINISTRATOR = "窗口经办", "审核", "管理员"
+
+
+class StaffRequiredMixin(AccessMixin):
+    """Active staff with every permission in `permission_required` (a codename or a tuple)."""
+
+    permission_required: str | tuple[str, ...] = ("accounts.view_insuredperson",)
+    login_url = reverse_lazy("admin:login")
+
+    def get_permission_required(self) -> tuple[str, ...]:
+        perms = self.permission_required
+        return (perms,) if isinstance(perms, str) else tuple(perms)
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return self.handle_no_permission()
+        if not (user.is_active and user.is_staff):
+            raise PermissionDenied
+        if not user.has_perms(self.get_permission_required()):
+            raise PermissionDenied
+        return super().dispatch(request, *args, **kwargs)
+
+
+def page_context(page) -> dict:
+    """What templates/partials/pagination.html needs for a page of a Paginator."""
+    return {
+        "page_obj": page,
+        "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),
+        "ellipsis": page.paginator.ELLIPSIS,
+    }
