@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from crispy_forms.bootstrap import FormActions
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import Submit
+from crispy_forms.layout import HTML, Column, Layout, Row, Submit
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.password_validation import (
@@ -12,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from . import idnumber
-from .models import PHONE_VALIDATOR, User
+from .models import PHONE_VALIDATOR, AuditEntry, User
+from .selectors import AuditFilters
 
 PASSWORDS_DIFFER = _("两次输入的密码不一致")
 LOGIN_INVALID = _("身份证号码或密码错误。连续输错6次，账号将被锁定30分钟。")
@@ -122,3 +126,88 @@ class PersonSearchForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.form_tag = False  # the page's own GET form, with its button beside the field
+
+
+AUDIT_DATES_REVERSED = _("开始日期不能晚于结束日期")
+AUDIT_FILTERS_INVALID = _("筛选条件有误，请按提示修改后重新查询")
+
+
+class AuditFilterForm(forms.Form):
+    """The audit browser's filters (issue 6 point 3), sent by GET; every field optional.
+    `actions` are the choices of `action`: the actions found in the user's entries."""
+
+    person = forms.CharField(
+        label=_("参保人"),
+        max_length=50,
+        required=False,
+        help_text=_("完整的18位身份证号码，或姓名（可只输入开头几个字）"),
+    )
+    username = forms.CharField(label=_("经办人员账号"), max_length=150, required=False)
+    action = forms.ChoiceField(label=_("操作"), required=False)
+    channel = forms.ChoiceField(
+        label=_("渠道"),
+        required=False,
+        choices=[("", _("全部渠道")), *AuditEntry.Channel.choices],
+    )
+    date_from = forms.DateField(
+        label=_("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, actions: Iterable[str] = (), reset_url: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("全部操作")), *((a, a) for a in actions)]
+        self.helper = FormHelper()
+        self.helper.form_method = "get"
+        self.helper.disable_csrf = True  # a search: nothing changes
+        self.helper.attrs = {"role": "search", "aria-label": _("筛选审计记录")}
+        self.helper.layout = Layout(
+            Row(
+                Column("person", css_class="col-md-6 col-xl-4"),
+                Column("username", css_class="col-md-6 col-xl-2"),
+                Column("action", css_class="col-md-6 col-xl-3"),
+                Column("channel", css_class="col-md-6 col-xl-3"),
+            ),
+            Row(
+                Column("date_from", css_class="col-6 col-md-3 col-xl-2"),
+                Column("date_to", css_class="col-6 col-md-3 col-xl-2"),
+            ),
+            FormActions(
+                # A plain button: no name, so the query string holds only the filters.
+                HTML(f'<button type="submit" class="btn btn-primary">{_("查询")}</button>'),
+                HTML(f'<a class="btn btn-outline-secondary" href="{reset_url}">{_("清除条件")}</a>')
+                if reset_url
+                else HTML(""),
+                css_class="d-flex flex-wrap gap-2",
+            ),
+        )
+
+    def clean_person(self) -> str:
+        """Anything with a digit is taken for an identity number and must be a valid one."""
+        value = " ".join(self.cleaned_data["person"].split())
+        if any(ch.isdigit() for ch in value):
+            return idnumber.parse(value).number
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", AUDIT_DATES_REVERSED)
+        return cleaned
+
+    def filters(self) -> AuditFilters:
+        data = self.cleaned_data
+        person = data.get("person", "")
+        is_number = any(ch.isdigit() for ch in person)
+        return AuditFilters(
+            id_number=person if is_number else "",
+            name="" if is_number else person,
+            username=data.get("username", "").strip(),
+            action=data.get("action", ""),
+            channel=data.get("channel", ""),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+        )

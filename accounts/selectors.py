@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
+from dataclasses import asdict, dataclass
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
-from .models import InsuredPerson, Notification, User
+from . import idnumber
+from .models import AuditEntry, InsuredPerson, Notification, User
 
 
 def person_for_user(*, user: AbstractBaseUser | AnonymousUser) -> InsuredPerson | None:
@@ -130,3 +134,75 @@ def persons_search_for_staff(*, user, query: str) -> QuerySet[InsuredPerson]:
     if len(query) == 18 and query[:17].isdigit():
         return persons.filter(id_number=query.upper())
     return persons.filter(name__startswith=query).order_by("name", "id_number")
+
+
+# ---------------------------------------------------------------------------------------------
+# The audit-trail browser (issue 6 point 3): entries of persons in the staff user's regions;
+# entries without a person (institutions, reconciliation, exports) for superusers only.
+
+AUDIT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the browser and the export filter by; empty values filter nothing. `id_number` is a
+    validated, normalized identity number; `name` the beginning of a person's name."""
+
+    id_number: str = ""
+    name: str = ""
+    username: str = ""
+    action: str = ""
+    channel: str = ""
+    date_from: dt.date | None = None  # local dates (Asia/Shanghai), both inclusive
+    date_to: dt.date | None = None
+
+    def for_audit(self) -> dict:
+        """The filters as the export's own audit entry keeps them: JSON-safe, number masked."""
+        data = {key: value for key, value in asdict(self).items() if value}
+        if self.id_number:
+            data["id_number"] = idnumber.mask(self.id_number)
+        for key in ("date_from", "date_to"):
+            if key in data:
+                data[key] = data[key].isoformat()
+        return data
+
+
+def audit_entries_for_staff(*, user) -> QuerySet[AuditEntry]:
+    """Every entry the user may read. `person__region__in` also drops entries without a person
+    for anyone but a superuser (for whom `in_staff_scope` narrows nothing)."""
+    return in_staff_scope(AuditEntry.objects.all(), user=user, region_field="person__region")
+
+
+def audit_actions_for_staff(*, user) -> list[str]:
+    """The actions found among the entries the user may read (the filter's choices): one query."""
+    return list(
+        audit_entries_for_staff(user=user)
+        .order_by("action")
+        .values_list("action", flat=True)
+        .distinct()
+    )
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
+
+
+def audit_entries_search(*, user, filters: AuditFilters) -> QuerySet[AuditEntry]:
+    """The user's entries matching `filters`, newest first, with actor and person joined (one
+    query a page). A person of another region finds nothing, whatever is typed."""
+    entries = audit_entries_for_staff(user=user).select_related("actor", "person")
+    if filters.id_number:
+        entries = entries.filter(person__id_number=filters.id_number)
+    if filters.name:
+        entries = entries.filter(person__name__startswith=filters.name)
+    if filters.username:
+        entries = entries.filter(actor__username=filters.username)
+    if filters.action:
+        entries = entries.filter(action=filters.action)
+    if filters.channel:
+        entries = entries.filter(channel=filters.channel)
+    if filters.date_from:
+        entries = entries.filter(at__gte=_local_midnight(filters.date_from))
+    if filters.date_to:
+        entries = entries.filter(at__lt=_local_midnight(filters.date_to + dt.timedelta(days=1)))
+    return entries.order_by("-at", "-id")

@@ -1,0 +1,93 @@
+"""The audit-trail browser and its CSV export (issue 6 point 3, R20).
+
+Both read through `selectors.audit_entries_search`, which keeps a staff user to the entries of
+persons in their regions (entries without a person: superusers only). The export needs
+`export_auditentry` (supervisors, administrators; not clerks) and is audited itself."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Max
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from . import selectors
+from .audit_trail import audit_export_record, audit_rows, csv_lines
+from .forms import AUDIT_FILTERS_INVALID, AuditFilterForm
+from .staff import StaffRequiredMixin, page_context
+
+
+def _filter_form(request) -> AuditFilterForm:
+    return AuditFilterForm(
+        request.GET,
+        actions=selectors.audit_actions_for_staff(user=request.user),
+        reset_url=reverse("staff:audit"),
+    )
+
+
+class AuditListView(StaffRequiredMixin, TemplateView):
+    """GET with the filters; 50 entries a page, newest first. Invalid filters show the form's
+    messages and no entries (rather than every entry, unfiltered)."""
+
+    permission_required = "accounts.view_auditentry"
+    template_name = "staff/audit_list.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(staff_section="audit", **kwargs)
+        form = _filter_form(self.request)
+        context.update(form=form, rows=None, export_query="")
+        if not form.is_valid():
+            context["invalid"] = AUDIT_FILTERS_INVALID
+            return context
+        entries = selectors.audit_entries_search(user=self.request.user, filters=form.filters())
+        page = Paginator(entries, selectors.AUDIT_PAGE_SIZE).get_page(self.request.GET.get("page"))
+        query = self.request.GET.copy()
+        query.pop("page", None)
+        context.update(
+            rows=audit_rows(page.object_list),
+            export_query=query.urlencode(),
+            can_export=self.request.user.has_perm("accounts.export_auditentry"),
+            **page_context(page),
+        )
+        return context
+
+
+class _Echo:
+    """A file-like object whose write returns the line: csv.writer without a buffer."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+class AuditExportView(StaffRequiredMixin, View):
+    """The browser's rows under the same filters as a streamed CSV (UTF-8 with BOM). The rows
+    are those that existed when the export was counted and audited: entries written while it
+    streams (the export's own entry among them) are left out."""
+
+    permission_required = ("accounts.view_auditentry", "accounts.export_auditentry")
+
+    def get(self, request, *args, **kwargs):
+        form = _filter_form(request)
+        if not form.is_valid():
+            messages.error(request, AUDIT_FILTERS_INVALID)
+            return redirect(f"{reverse('staff:audit')}?{request.GET.urlencode()}")
+        filters = form.filters()
+        entries = selectors.audit_entries_search(user=request.user, filters=filters)
+        counted = entries.order_by().aggregate(rows=Count("id"), last=Max("id"))
+        audit_export_record(actor=request.user, filters=filters, rows=counted["rows"])
+        entries = entries.filter(id__lte=counted["last"] or 0)
+        writer = csv.writer(_Echo())
+        lines = csv_lines(entries.iterator(chunk_size=1000), writer.writerow)
+        name = f"audit-{timezone.localdate():%Y%m%d}.csv"
+        return StreamingHttpResponse(
+            lines,
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
