@@ -341,3 +341,64 @@ def relationship_has_other_live(*, authorization: Authorization) -> bool:
 def label_all(items: list[Authorization], *, at: dt.datetime) -> list[Authorization]:
     """Each row's `state` (what a person should read) and `usable` at `at`; no query."""
     return _label(items, at)
+
+
+# ---------------------------------------------------------------------------------------------
+# staff counter (issue 6): every object is scoped by the HOLDER's region through
+# `accounts.selectors.in_staff_scope`; one of another region is a 404, as if it did not exist.
+# (Imported where used: this block is appended to the module, below its import section.)
+
+
+def authorization_get_for_staff(*, user: User, public_id) -> Authorization:
+    """An authorization whose holder is of the staff user's regions, with its people."""
+    from accounts.selectors import in_staff_scope
+
+    item = (
+        in_staff_scope(
+            _with_people(Authorization.objects.filter(public_id=_uuid(public_id))),
+            user=user,
+            region_field="holder__region",
+        )
+        .select_related("holder__user", "member__user")
+        .first()
+    )
+    if item is None:
+        raise Http404
+    return item
+
+
+def relationship_get_for_staff(*, user: User, public_id) -> Relationship:
+    """A relationship whose holder is of the staff user's regions, with its holder."""
+    from accounts.selectors import in_staff_scope
+
+    item = (
+        in_staff_scope(
+            Relationship.objects.select_related("holder__region"),
+            user=user,
+            region_field="holder__region",
+        )
+        .filter(public_id=_uuid(public_id))
+        .first()
+    )
+    if item is None:
+        raise Http404
+    return item
+
+
+def relationship_live_authorizations(*, relationship: Relationship) -> list[Authorization]:
+    """The live members of one relationship, in binding order, with their people (one query)."""
+    return list(_with_people(relationship.authorizations.live()).order_by("created_at", "pk"))
+
+
+def person_live_authorizations(*, person: InsuredPerson) -> tuple[list[Authorization], list]:
+    """(as holder, as member): the person's live authorizations, what an R14 status change would
+    end at once (one query)."""
+    items = list(
+        _with_people(
+            Authorization.objects.live().filter(Q(holder=person) | Q(member=person))
+        ).order_by("created_at", "pk")
+    )
+    return (
+        [a for a in items if a.holder_id == person.pk],
+        [a for a in items if a.member_id == person.pk],
+    )
