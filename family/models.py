@@ -10,9 +10,12 @@ Python services give the friendly message for each rule; the constraints below a
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import uuid
 
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -379,3 +382,226 @@ class Guardianship(models.Model):
 
     def __str__(self) -> str:
         return f"{self.guardian.name} 监护 {self.ward.name}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Counter binding (issue 6, R18): staff bind members on the holder's behalf after checking the
+# documents, print the letter for a wet signature and keep its scan; some bindings wait for a
+# supervisor. The relationship itself is made by `services.relationship_bind` when it takes effect.
+
+
+class PrivateScanStorage(FileSystemStorage):
+    """Scans of signed letters: outside MEDIA_ROOT (settings.COUNTER_SCAN_ROOT), owner-only file
+    modes, and no URL at all: staff download them through a region-scoped view."""
+
+    def __init__(self):
+        super().__init__(file_permissions_mode=0o600, directory_permissions_mode=0o700)
+
+    @property
+    def base_location(self):
+        # Read at each use (not cached) so that tests may point it at a temporary directory.
+        return settings.COUNTER_SCAN_ROOT
+
+    @property
+    def location(self):
+        return os.path.abspath(self.base_location)
+
+    def url(self, name):
+        raise ValueError("counter scans are never served by URL")
+
+
+def counter_scan_storage() -> PrivateScanStorage:
+    return PrivateScanStorage()
+
+
+def counter_scan_path(instance: CounterBinding, filename: str) -> str:
+    """A random name; the extension comes from the checked content type, never from the user."""
+    extension = CounterBinding.SCAN_EXTENSIONS.get(instance.scan_content_type, "")
+    return f"{timezone.localdate():%Y/%m}/{uuid.uuid4().hex}{extension}"
+
+
+class CounterBinding(models.Model):
+    """柜台绑定: one counter visit that binds members for a holder, step by step."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("待核验材料")
+        LETTER_PRINTED = "letter_printed", _("待上传签字件")
+        PENDING_REVIEW = "pending_review", _("待审核")
+        DONE = "done", _("已生效")
+        REJECTED = "rejected", _("已驳回")
+        CANCELLED = "cancelled", _("已作废")
+
+    class Card(models.TextChoices):
+        """An identity document of one person (holder or member)."""
+
+        ID_CARD = "id_card", _("居民身份证")
+        SS_CARD = "ss_card", _("社会保障卡")
+
+    OPEN_STATUSES = (Status.DRAFT, Status.LETTER_PRINTED, Status.PENDING_REVIEW)
+    EDITABLE_STATUSES = (Status.DRAFT, Status.LETTER_PRINTED)
+    SCAN_EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    holder = models.ForeignKey(
+        InsuredPerson,
+        on_delete=models.PROTECT,
+        related_name="counter_bindings",
+        verbose_name=_("主账户人"),
+    )
+    # The holder's region when started: what staff scope filters on.
+    region = models.ForeignKey(
+        "accounts.RegionPolicy",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("统筹区"),
+    )
+    status = models.CharField(_("状态"), max_length=16, choices=Status, default=Status.DRAFT)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("经办人")
+    )
+    created_at = models.DateTimeField(_("办理时间"), default=timezone.now)
+    # {"holder": ["id_card"], "members": {"<person public_id>": ["ss_card"]}, "proofs": [...]}
+    documents_seen = models.JSONField(_("已查验材料"), default=dict, blank=True)
+    letter_kind = models.CharField(
+        _("承诺书类型"), max_length=24, choices=CommitmentLetter.Kind, blank=True, default=""
+    )
+    letter_version = models.CharField(_("文本版本"), max_length=40, blank=True, default="")
+    letter_text = models.TextField(_("打印的承诺书全文"), blank=True, default="")
+    letter_hash = models.CharField(
+        _("打印文本摘要（SHA-256）"), max_length=64, blank=True, default=""
+    )
+    letter_printed_at = models.DateTimeField(_("打印时间"), null=True, blank=True)
+    scan = models.FileField(
+        _("签字件扫描件"),
+        storage=counter_scan_storage,
+        upload_to=counter_scan_path,
+        max_length=200,
+        blank=True,
+        default="",
+    )
+    scan_sha256 = models.CharField(
+        _("扫描件摘要（SHA-256）"), max_length=64, blank=True, default=""
+    )
+    scan_content_type = models.CharField(_("扫描件类型"), max_length=40, blank=True, default="")
+    scan_size = models.PositiveIntegerField(_("扫描件大小（字节）"), null=True, blank=True)
+    scan_uploaded_at = models.DateTimeField(_("上传时间"), null=True, blank=True)
+    submitted_at = models.DateTimeField(_("提交时间"), null=True, blank=True)
+    needs_review = models.BooleanField(_("须审核"), default=False)
+    review_reasons = models.JSONField(_("审核原因"), default=list, blank=True)
+    reviewed_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("审核人"),
+    )
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    review_note = models.CharField(_("审核意见"), max_length=500, blank=True, default="")
+    letter = models.OneToOneField(
+        CommitmentLetter,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="counter_binding",
+        verbose_name=_("生效的承诺书"),
+    )
+    closed_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("柜台绑定")
+        verbose_name_plural = _("柜台绑定")
+        permissions = [("review_counterbinding", _("审核柜台绑定"))]
+        constraints = [
+            # One open counter binding per holder: a double "start" finds the open one.
+            models.UniqueConstraint(
+                fields=["holder"],
+                condition=Q(status__in=["draft", "letter_printed", "pending_review"]),
+                name="counterbinding_one_open_per_holder",
+            ),
+            # Four eyes: a reviewer is never the clerk who made the binding.
+            models.CheckConstraint(
+                condition=Q(reviewed_by__isnull=True) | ~Q(reviewed_by=F("created_by")),
+                name="counterbinding_reviewer_not_creator",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewed_by__isnull=True, reviewed_at__isnull=True)
+                | Q(reviewed_by__isnull=False, reviewed_at__isnull=False),
+                name="counterbinding_review_fields_together",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="rejected")
+                | (Q(reviewed_by__isnull=False) & ~Q(review_note="")),
+                name="counterbinding_rejection_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["letter_printed", "pending_review", "done", "rejected"])
+                | Q(letter_hash__regex=r"^[0-9a-f]{64}$"),
+                name="counterbinding_printed_letter_hash",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["pending_review", "done", "rejected"])
+                | (~Q(scan="") & Q(scan_sha256__regex=r"^[0-9a-f]{64}$") & Q(scan_size__gt=0)),
+                name="counterbinding_submitted_has_scan",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | Q(letter__isnull=False),
+                name="counterbinding_done_has_letter",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="pending_review") | Q(needs_review=True),
+                name="counterbinding_review_only_when_needed",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["draft", "letter_printed", "pending_review"])
+                | Q(closed_at__isnull=False),
+                name="counterbinding_closed_at_when_closed",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "region"])]
+
+    def __str__(self) -> str:
+        return f"{self.holder.name}的柜台绑定（{self.get_status_display()}）"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE_STATUSES
+
+
+class CounterBindingMember(models.Model):
+    """One member of a counter binding. The window starts when the binding takes effect (the
+    letter says "from signing"); `window_end` None is an open end."""
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    binding = models.ForeignKey(
+        CounterBinding,
+        on_delete=models.CASCADE,
+        related_name="members",
+        verbose_name=_("柜台绑定"),
+    )
+    person = models.ForeignKey(
+        InsuredPerson, on_delete=models.PROTECT, related_name="+", verbose_name=_("家庭成员")
+    )
+    relation = models.CharField(_("与主账户人关系"), max_length=24, choices=Relation)
+    window_end = models.DateTimeField(
+        _("授权结束时间"), null=True, blank=True, help_text=_("留空表示长期有效，直至解除")
+    )
+    added_at = models.DateTimeField(_("添加时间"), default=timezone.now)
+
+    class Meta:
+        ordering = ["added_at", "id"]
+        verbose_name = _("柜台绑定成员")
+        verbose_name_plural = _("柜台绑定成员")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["binding", "person"], name="counterbindingmember_once_per_binding"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.person.name}（{self.get_relation_display()}）"

@@ -1176,6 +1176,9 @@ def guardianship_register(
     return guardianship
 
 
+# Counter binding (issue 6), re-exported like the lifecycle below (names: counter.__all__).
+from .counter import *  # noqa: E402, F403
+
 # Scheduled lifecycle (issue 5), re-exported so callers import every family write from here.
 from .lifecycle import (  # noqa: E402, F401
     authorizations_activate,

@@ -226,3 +226,9 @@ LOGGING = {
         "django_redis": {"level": "WARNING"},
     },
 }
+
+# Counter binding (issue 6, R18): scans of signed letters are kept outside MEDIA_ROOT and never
+# served by a URL (staff download them through a region-scoped view); the size limit is checked
+# while the upload streams in and again by the service.
+COUNTER_SCAN_ROOT = env.path("COUNTER_SCAN_ROOT", default=BASE_DIR / "private" / "scans")
+COUNTER_SCAN_MAX_BYTES = env.int("COUNTER_SCAN_MAX_BYTES", default=5 * 1024 * 1024)

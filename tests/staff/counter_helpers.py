@@ -1,0 +1,92 @@
+"""Helpers of the counter binding tests (issue 6): scans made with Pillow, and a binding brought
+to a given step through the real services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image
+
+from accounts import services as account_services
+from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
+from family import services
+from family.models import CounterBinding, Relation
+from tests.factories import make_id_number
+
+ID, SS = CounterBinding.Card.ID_CARD, CounterBinding.Card.SS_CARD
+HOUSEHOLD = "household_register"
+
+
+def image_bytes(fmt: str, size=(40, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (250, 250, 245)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def pdf_bytes() -> bytes:
+    return image_bytes("PDF")
+
+
+def upload(data: bytes, name: str = "scan.pdf", content_type: str = "application/pdf"):
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def documents_for(binding: CounterBinding, proofs=(HOUSEHOLD,)) -> services.Documents:
+    """Everything a complete checklist ticks for the binding's current members."""
+    return services.Documents(
+        holder=[ID],
+        members={str(m.person.public_id): [SS] for m in binding.members.all()},
+        proofs=list(proofs),
+    )
+
+
+def add_members(binding, people, rows, actor):
+    for name, relation in rows:
+        services.counter_binding_member_add(
+            binding=binding,
+            person=people[name],
+            relation=relation,
+            window_end=None,
+            actor=actor,
+        )
+
+
+def printed(story, holder_name: str, rows, *, clerk: str = "js_clerk") -> CounterBinding:
+    """A binding with members, a complete checklist and the letter printed."""
+    actor = story.staff[clerk]
+    binding = services.counter_binding_start(holder=story.people[holder_name], actor=actor)
+    add_members(binding, story.people, rows, actor)
+    services.counter_binding_documents_set(
+        binding=binding, documents=documents_for(binding), actor=actor
+    )
+    return services.counter_binding_letter_print(binding=binding, actor=actor)
+
+
+def signed(story, holder_name: str, rows, *, clerk: str = "js_clerk") -> CounterBinding:
+    """`printed`, plus the scan of the signed letter."""
+    binding = printed(story, holder_name, rows, clerk=clerk)
+    return services.counter_binding_scan_attach(
+        binding=binding, upload=upload(pdf_bytes()), actor=story.staff[clerk]
+    )
+
+
+def register_grandmother(story) -> InsuredPerson:
+    """王建国's grandmother (a resident of 320100), for the grandparent review rule."""
+    person = account_services.insured_person_register(
+        name="王秀兰",
+        id_number=make_id_number("320100", dt.date(1930, 3, 8), seq=24),
+        phone="13900000024",
+        region=RegionPolicy.objects.get(code="320100"),
+        scheme=InsuredPerson.Scheme.RESIDENT,
+        actor=None,
+        channel=AuditEntry.Channel.SYSTEM,
+    )
+    story.people[person.name] = person
+    return person
+
+
+SPOUSE = ("李秀英", Relation.SPOUSE)
+DAUGHTER = ("王丽", Relation.CHILD)
+SISTER = ("周芳", Relation.SIBLING)
