@@ -11,6 +11,7 @@ import itertools
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,10 +19,11 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
+from accounts.staff import ADMINISTRATOR
 from family import services
 from family.models import Relation
 from payments.services import account_credit
-from tests.factories import make_id_number
+from tests.factories import StaffUserFactory, make_id_number
 
 COUNTER = AuditEntry.Channel.COUNTER
 # The whole page: session, user, the user's regions, the user's and the groups' permissions,
@@ -157,11 +159,27 @@ def test_a_citizen_gets_403_and_an_anonymous_visitor_the_staff_login(client, sto
     assert client.get(page_url(wang)).status_code == 403
 
 
-def test_the_administrator_sees_every_region_without_counter_buttons(client, story):
-    """admin is a superuser (every permission): the page shows every region's people."""
+def test_the_superuser_sees_every_region(client, story):
+    """admin is a superuser: the page shows every region's people."""
     client.force_login(story.staff["admin"])
     assert client.get(page_url(story.people["马志强"])).status_code == 200
     assert client.get(page_url(story.people["王建国"])).status_code == 200
+
+
+def test_the_administrator_role_reads_the_page_without_counter_buttons(client, story):
+    """The 管理员 group reads persons but has none of the counter-work permissions."""
+    user = StaffUserFactory(username="ref_admin")
+    user.save()  # the factory sets the password without saving it
+    user.groups.set([Group.objects.get(name=ADMINISTRATOR)])
+    user.regions.set(story.staff["js_clerk"].regions.all())
+    wang = story.people["王建国"]
+    client.force_login(user)
+    response = client.get(page_url(wang))
+    assert response.status_code == 200
+    page = _html(response)
+    assert "王小明" in page
+    assert "/revoke/" not in page and "/end/" not in page
+    assert reverse("staff:person-status", args=[wang.public_id]) not in page
 
 
 def _count(client, url) -> int:
