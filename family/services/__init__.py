@@ -225,13 +225,22 @@ def _end_authorization(
 
 
 def _end_relationship(
-    relationship: Relationship, *, reason: str, at: dt.datetime, actor: User | None, channel: str
+    relationship: Relationship,
+    *,
+    reason: str,
+    at: dt.datetime,
+    actor: User | None,
+    channel: str,
+    note: str = "",
 ) -> None:
     before = snapshot(relationship)
     relationship.status = Relationship.Status.ENDED
     relationship.ended_at = at
     relationship.end_reason = reason
     relationship.save(update_fields=["status", "ended_at", "end_reason"])
+    after = snapshot(relationship)
+    if note:
+        after["note"] = note
     audit_record(
         actor=actor,
         channel=channel,
@@ -239,7 +248,7 @@ def _end_relationship(
         obj=relationship,
         person=relationship.holder,
         before=before,
-        after=snapshot(relationship),
+        after=after,
     )
 
 
@@ -899,9 +908,11 @@ def relationship_end(
     actor: User,
     channel: str,
     reason: str = Relationship.EndReason.HOLDER_ENDED,
+    note: str = "",
     at: dt.datetime | None = None,
 ) -> Relationship:
-    """The holder (or staff) ends the whole relationship: every live member is revoked."""
+    """The holder (or staff) ends the whole relationship: every live member is revoked. `note`
+    (the counter clerk's words) goes on each ended authorization and in the audit entry."""
     _check_channel(actor, channel)
     with transaction.atomic():
         at = _now(at)
@@ -936,8 +947,11 @@ def relationship_end(
                 actor=actor,
                 channel=channel,
                 action="authorization.revoke",
+                note=note,
             )
-        _end_relationship(relationship, reason=reason, at=at, actor=actor, channel=channel)
+        _end_relationship(
+            relationship, reason=reason, at=at, actor=actor, channel=channel, note=note
+        )
     return relationship
 
 

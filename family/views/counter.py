@@ -13,7 +13,6 @@ from functools import cached_property
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +21,6 @@ from django.views.generic import FormView
 
 from accounts.models import AuditEntry, InsuredPerson
 from accounts.selectors import person_get_for_staff
-from accounts.services import audit_record
 from accounts.staff import StaffRequiredMixin
 from family import selectors, services
 from family.forms.counter_actions import (
@@ -124,23 +122,13 @@ class RelationshipEndView(CounterMixin, FormView):
         relationship = self.relationship
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                services.relationship_end(
-                    relationship=relationship,
-                    actor=self.request.user,
-                    channel=COUNTER,
-                    reason=data["end_reason"],
-                )
-                # `relationship_end` records the end reason; the clerk's words go beside it in
-                # the same transaction (the service takes no free-text note).
-                audit_record(
-                    actor=self.request.user,
-                    channel=COUNTER,
-                    action="relationship.end_note",
-                    obj=relationship,
-                    person=relationship.holder,
-                    after={"end_reason": data["end_reason"], "note": data["note"]},
-                )
+            services.relationship_end(
+                relationship=relationship,
+                actor=self.request.user,
+                channel=COUNTER,
+                reason=data["end_reason"],
+                note=data["note"],
+            )
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
