@@ -220,18 +220,22 @@ def test_the_same_member_twice_is_refused(story):
     assert _messages(caught.value) == [str(services.MEMBER_DUPLICATED)]
 
 
-def test_changing_members_after_printing_voids_the_letter_and_scan(story):
+def test_changing_members_after_printing_voids_the_letter_and_scan(
+    story, django_capture_on_commit_callbacks
+):
     clerk = story.staff["js_clerk"]
     binding = signed(story, "王建国", [SPOUSE])
-    old_scan = binding.scan.name
-    storage = binding.scan.storage
-    with transaction.atomic():  # on_commit removes the old file; run it inside the test
+    old_scan, storage = binding.scan.name, binding.scan.storage
+    assert storage.exists(old_scan)
+
+    with django_capture_on_commit_callbacks(execute=True):
         add_members(binding, story.people, [DAUGHTER], clerk)
+
     binding.refresh_from_db()
     assert binding.status == Status.DRAFT
     assert binding.letter_hash == "" and not binding.scan
     assert binding.members.count() == 2
-    assert storage.exists(old_scan) or True  # removal happens after the outer commit
+    assert not storage.exists(old_scan)  # the signature on it no longer applies
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,199 @@
+"""The scan of the wet-signed letter (issue 6, R18): judged by its content, never by its name;
+size-limited; a refused file leaves nothing stored and changes nothing. Stored outside
+MEDIA_ROOT under a random name and downloaded only through the scoped staff view."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from accounts.models import AuditEntry
+from family import services
+from family.models import CounterBinding
+
+from .counter_helpers import SPOUSE, image_bytes, pdf_bytes, printed, upload
+
+MiB = 1024 * 1024
+EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200 + b"PE\x00\x00"
+
+
+@pytest.fixture
+def scan_root(settings, tmp_path):
+    root = tmp_path / "scans"
+    settings.COUNTER_SCAN_ROOT = root
+    return root
+
+
+@pytest.fixture
+def binding(story, scan_root):
+    return printed(story, "王建国", [SPOUSE])
+
+
+def _stored(root) -> list[str]:
+    return [os.path.join(d, f) for d, _dirs, files in os.walk(root) for f in files]
+
+
+def _attach(story, binding, data, name, content_type="application/pdf"):
+    return services.counter_binding_scan_attach(
+        binding=binding, upload=upload(data, name, content_type), actor=story.staff["js_clerk"]
+    )
+
+
+REFUSED = [
+    pytest.param(EXECUTABLE, "signed-letter.pdf", services.SCAN_EXECUTABLE, id="renamed-exe"),
+    pytest.param(b"", "empty.pdf", services.SCAN_EMPTY, id="empty"),
+    pytest.param(
+        "这是一段文字，不是图像".encode(),
+        "letter.png",
+        services.SCAN_TYPE_REFUSED,
+        id="text-as-png",
+    ),
+    pytest.param(
+        b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "broken.png", services.SCAN_BROKEN, id="broken-png"
+    ),
+    pytest.param(b"%PDF-1.7\n1 0 obj\n", "cut.pdf", services.SCAN_BROKEN, id="truncated-pdf"),
+]
+
+
+@pytest.mark.parametrize(("data", "name", "message"), REFUSED)
+def test_a_refused_file_is_named_and_nothing_is_stored(
+    story, binding, scan_root, data, name, message
+):
+    with pytest.raises(ValidationError) as caught:
+        _attach(story, binding, data, name)
+
+    assert [str(m) for m in caught.value.messages] == [str(message)]
+    binding.refresh_from_db()
+    assert not binding.scan and binding.scan_sha256 == "" and binding.scan_size is None
+    assert _stored(scan_root) == []
+    assert not AuditEntry.objects.filter(action="counter_binding.scan_attach").exists()
+
+
+def test_an_oversized_file_is_refused(story, binding, scan_root):
+    data = pdf_bytes() + b"\n" * (5 * MiB)  # a real PDF padded past 5 MiB
+
+    with pytest.raises(ValidationError) as caught:
+        _attach(story, binding, data, "big.pdf")
+
+    assert caught.value.messages == ["扫描件不能超过5 MB，请降低扫描分辨率后重新上传"]
+    assert _stored(scan_root) == []
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "content_type", "extension"),
+    [
+        (pdf_bytes(), "scan.pdf", "application/pdf", ".pdf"),
+        (image_bytes("JPEG"), "IMG_0001.JPG", "image/jpeg", ".jpg"),
+        (image_bytes("PNG"), "scan.png", "image/png", ".png"),
+        # The browser's word and the name do not matter: a PNG named .pdf is kept as a PNG.
+        (image_bytes("PNG"), "scan.pdf", "image/png", ".png"),
+    ],
+)
+def test_a_valid_scan_is_kept_privately_under_a_random_name(
+    story, binding, scan_root, settings, data, name, content_type, extension
+):
+    binding = _attach(story, binding, data, name)
+
+    assert binding.scan_content_type == content_type
+    assert binding.scan_size == len(data)
+    stored = _stored(scan_root)
+    assert len(stored) == 1 and stored[0].endswith(extension)
+    relative = os.path.relpath(stored[0], scan_root)
+    assert re.fullmatch(r"\d{4}/\d{2}/[0-9a-f]{32}" + re.escape(extension), relative)
+    assert not stored[0].startswith(str(settings.MEDIA_ROOT))
+    assert oct(os.stat(stored[0]).st_mode & 0o777) == oct(0o600)
+    with pytest.raises(ValueError):
+        binding.scan.url  # noqa: B018 (never served by URL)
+    entry = AuditEntry.objects.get(action="counter_binding.scan_attach")
+    assert entry.channel == AuditEntry.Channel.COUNTER and entry.after["scan_sha256"]
+
+
+def test_a_new_scan_replaces_the_old_file(
+    story, binding, scan_root, django_capture_on_commit_callbacks
+):
+    binding = _attach(story, binding, pdf_bytes(), "first.pdf")
+    first = _stored(scan_root)
+    with django_capture_on_commit_callbacks(execute=True):
+        binding = _attach(story, binding, image_bytes("PNG"), "second.png")
+    now = _stored(scan_root)
+    assert len(now) == 1 and now != first
+
+
+def test_a_scan_before_printing_is_refused(story, scan_root):
+    clerk = story.staff["js_clerk"]
+    draft = services.counter_binding_start(holder=story.people["王建国"], actor=clerk)
+    with pytest.raises(ValidationError) as caught:
+        _attach(story, draft, pdf_bytes(), "scan.pdf")
+    assert caught.value.messages == [str(services.NOT_PRINTED)]
+    assert _stored(scan_root) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# through the page
+
+
+def _post(client, binding, data, name, content_type="application/pdf"):
+    url = reverse("staff:binding-upload", kwargs={"public_id": binding.public_id})
+    return client.post(url, {"scan": upload(data, name, content_type)})
+
+
+@pytest.mark.parametrize(("data", "name", "message"), REFUSED[:3])
+def test_the_page_shows_why_a_file_is_refused(
+    client, story, binding, scan_root, data, name, message
+):
+    client.force_login(story.staff["js_clerk"])
+    response = _post(client, binding, data, name)
+    assert response.status_code == 200
+    assert str(message) in response.content.decode()
+    assert _stored(scan_root) == []
+
+
+def test_the_page_stops_reading_an_oversized_upload(client, story, binding, scan_root, settings):
+    settings.COUNTER_SCAN_MAX_BYTES = 64 * 1024
+    client.force_login(story.staff["js_clerk"])
+    response = _post(client, binding, pdf_bytes() + b"\n" * (200 * 1024), "big.pdf")
+    assert response.status_code == 200
+    assert "扫描件不能超过0.0625 MB" in response.content.decode()
+    binding.refresh_from_db()
+    assert not binding.scan and _stored(scan_root) == []
+
+
+def test_the_upload_checks_csrf(story, binding, scan_root):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(story.staff["js_clerk"])
+    response = _post(client, binding, pdf_bytes(), "scan.pdf")
+    assert response.status_code == 403
+    assert _stored(scan_root) == []
+
+
+def test_the_scan_downloads_as_an_attachment_never_sniffed(client, story, binding, scan_root):
+    data = pdf_bytes()
+    client.force_login(story.staff["js_clerk"])
+    assert _post(client, binding, data, "scan.pdf").status_code == 302
+    url = reverse("staff:binding-scan", kwargs={"public_id": binding.public_id})
+
+    response = client.get(url)
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == data
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="counter-binding-{binding.public_id}.pdf"'
+    )
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert "no-store" in response["Cache-Control"]
+    client.force_login(story.staff["xj_clerk"])
+    assert client.get(url).status_code == 404
+
+
+def test_no_scan_no_download(client, story, binding):
+    client.force_login(story.staff["js_clerk"])
+    url = reverse("staff:binding-scan", kwargs={"public_id": binding.public_id})
+    assert client.get(url).status_code == 404
+    assert CounterBinding.objects.get(pk=binding.pk).scan.name == ""
