@@ -9,6 +9,10 @@ import `family`, so the wiring lives in this, the higher app.
 
 Lists show masked identity numbers only; search takes an exact full number (`=...id_number`) or a
 part of a name, as the accounts admin does.
+
+Region scope (issue 6): a staff user sees the relationships, authorizations and letters of holders
+of their regions and the guardianships of wards of their regions (`RegionScopedAdminMixin`); the
+person choices of the guardianship form are the persons of their regions too.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from django.utils.translation import gettext_lazy as _
 # Imported (not only autodiscovered) so that accounts' registrations exist before the one below
 # replaces the insured-person admin, whatever the import order.
 from accounts.admin import InsuredPersonAdmin as AccountsInsuredPersonAdmin
-from accounts.admin import ReadOnlyAdminMixin, adopt_saved
+from accounts.admin import ReadOnlyAdminMixin, RegionScopedAdminMixin, adopt_saved
 from accounts.models import AuditEntry, InsuredPerson
 
 from . import services
@@ -83,7 +87,8 @@ class CommitmentLetterInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Relationship)
-class RelationshipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RelationshipAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    region_field = "holder__region"
     holder_name, holder_masked_id = _person_columns(
         "holder", _("主账户人"), _("主账户人身份证号码")
     )
@@ -135,7 +140,8 @@ class RelationshipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Authorization)
-class AuthorizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuthorizationAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    region_field = "holder__region"
     holder_name, holder_masked_id = _person_columns(
         "holder", _("主账户人"), _("主账户人身份证号码")
     )
@@ -199,7 +205,8 @@ class AuthorizationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CommitmentLetter)
-class CommitmentLetterAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class CommitmentLetterAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    region_field = "holder__region"
     holder_name, holder_masked_id = _person_columns(
         "holder", _("主账户人"), _("主账户人身份证号码")
     )
@@ -299,13 +306,14 @@ class GuardianshipAdminForm(forms.ModelForm):
 
 
 @admin.register(Guardianship)
-class GuardianshipAdmin(admin.ModelAdmin):
+class GuardianshipAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
     """Added here through `guardianship_register` (audited, channel admin). A wrong guardianship
     is never edited or deleted here, so that what a guardian did while it stood stays explained:
     staff end it later through a service (not written yet: a `guardianship_end` that sets
     `valid_until` and audits it)."""
 
     form = GuardianshipAdminForm
+    region_field = "ward__region"
     guardian_name, guardian_masked_id = _person_columns(
         "guardian", _("监护人"), _("监护人身份证号码")
     )

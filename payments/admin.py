@@ -21,8 +21,14 @@ lists the same entries as the citizen's 我的个人账户 (same selectors, filt
 
 Lists show masked identity numbers only; search takes an exact full number or part of a name.
 
-Region scoping of staff (a clerk of 320100 seeing only that region's people and money) is a later
-issue: today every staff login with the view permission sees every region.
+Region scope (issue 6): a staff user sees the money of their regions only
+(`RegionScopedAdminMixin`): accounts by their region (a person's, or a bureau account's own), a
+transaction when one of its legs is on an account of their regions (and only those legs), a
+settlement or refund by the institution's or the patient's region, premiums by the member's,
+filings by the person's, mismatches by the account's, and a credit file only when every row of it
+credited a person of their regions; an upload that would credit anyone else is refused. The
+reconciliation runs stay visible to every staff user who may view them: a run carries only totals;
+the accounts it lists are narrowed to the user's regions.
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef, Value
+from django.db.models.functions import Concat, Left
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -41,8 +50,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin import ReadOnlyAdminMixin, adopt_saved
+from accounts.admin import ReadOnlyAdminMixin, RegionScopedAdminMixin, adopt_saved
 from accounts.models import AuditEntry
+from accounts.selectors import in_staff_scope, staff_region_ids
 
 from . import selectors, services
 from .forms.statements import StatementFilterForm
@@ -120,7 +130,7 @@ def _money(value) -> str:
 
 
 @admin.register(LedgerAccount)
-class LedgerAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerAccountAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     person_name, person_masked_id = _person_columns("person", _("参保人"), _("身份证号码"))
     list_display = ["person_name", "person_masked_id", "kind", "region", "balance_display"]
     list_filter = ["kind", "region"]
@@ -268,11 +278,14 @@ class LedgerLegInline(ReadOnlyInline):
     fields = ["account", "amount", "balance_after"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account__person", "account__region")
+        # Only the legs on accounts of the user's regions: the other region's side of a
+        # movement (an out-of-region settlement) is that region's money.
+        legs = super().get_queryset(request).select_related("account__person", "account__region")
+        return in_staff_scope(legs, user=request.user, region_field="account__region")
 
 
 @admin.register(LedgerTransaction)
-class LedgerTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerTransactionAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "kind", "description", "occurred_at"]
     list_filter = ["kind"]
     search_fields = ["description", "=idempotency_key"]
@@ -280,6 +293,14 @@ class LedgerTransactionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ["public_id", "kind", "description", "occurred_at", "created_at", "idempotency_key"]
     readonly_fields = fields
     inlines = [LedgerLegInline]
+
+    def scope_queryset(self, queryset, request):
+        if staff_region_ids(user=request.user) is None:
+            return queryset
+        legs = in_staff_scope(
+            LedgerLeg.objects.all(), user=request.user, region_field="account__region"
+        )
+        return queryset.filter(pk__in=legs.values("transaction_id"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -309,7 +330,8 @@ class RefundInline(ReadOnlyInline):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SettlementAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    region_field = ("institution__region", "patient__region")
     patient_name, patient_masked_id = _person_columns("patient", _("患者"), _("患者身份证号码"))
     list_display = [
         "created_at",
@@ -383,7 +405,8 @@ class RefundLineInline(ReadOnlyInline):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RefundAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    region_field = ("settlement__institution__region", "settlement__patient__region")
     list_display = ["created_at", "settlement", "amount", "cash_part"]
     list_select_related = ["settlement__institution"]
     search_fields = ["settlement__patient__name", "=settlement__patient__id_number"]
@@ -426,7 +449,8 @@ class PremiumPaymentLineInline(ReadOnlyInline):
 
 
 @admin.register(PremiumPayment)
-class PremiumPaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PremiumPaymentAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    region_field = "member__region"
     member_name, member_masked_id = _person_columns("member", _("家庭成员"), _("成员身份证号码"))
     list_display = [
         "paid_at",
@@ -491,13 +515,33 @@ class CreditUploadForm(forms.Form):
 
 
 @admin.register(CreditImport)
-class CreditImportAdmin(admin.ModelAdmin):
+class CreditImportAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "file_name", "rows", "total", "imported_by"]
     list_select_related = ["imported_by"]
     search_fields = ["file_name", "=file_sha256"]
     date_hierarchy = "created_at"
     fields = ["public_id", "file_name", "file_sha256", "rows", "total", "imported_by", "created_at"]
     readonly_fields = fields
+
+    def scope_queryset(self, queryset, request):
+        """A file only when every row of it credited a person of the user's regions (a file
+        spanning regions, imported by a superuser or the command, shows to superusers only).
+        A batch's credits are the transactions whose idempotency key ends with the first 16
+        characters of the file's digest (`credits._credit`'s key: credit:<number>:<month>:<…>)."""
+        regions = staff_region_ids(user=request.user)
+        if regions is None:
+            return queryset
+        credited = LedgerLeg.objects.filter(
+            transaction__kind=LedgerTransaction.Kind.CREDIT,
+            account__kind=LedgerAccount.Kind.PERSONAL,
+            transaction__idempotency_key__endswith=Concat(
+                Value(":"), Left(OuterRef("file_sha256"), 16)
+            ),
+        )
+        inside = in_staff_scope(credited, user=request.user, region_field="account__region")
+        return queryset.filter(
+            Exists(inside), ~Exists(credited.exclude(account__region__in=regions))
+        )
 
     def has_add_permission(self, request):
         return request.user.has_perm("payments.add_creditimport")
@@ -531,7 +575,10 @@ class CreditImportAdmin(admin.ModelAdmin):
             upload = form.cleaned_data["file"]
             try:
                 batch = services.credits_import_csv(
-                    data=upload.read(), file_name=upload.name, actor=request.user
+                    data=upload.read(),
+                    file_name=upload.name,
+                    actor=request.user,
+                    regions=staff_region_ids(user=request.user),
                 )
             except services.CreditImportRefused as exc:
                 errors = exc.errors
@@ -564,7 +611,7 @@ class InstitutionAddForm(forms.ModelForm):
 
 
 @admin.register(Institution)
-class InstitutionAdmin(admin.ModelAdmin):
+class InstitutionAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
     form = InstitutionAddForm
     list_display = ["code", "name", "kind", "region", "designated", "created_at"]
     list_filter = ["kind", "designated", "region"]
@@ -669,8 +716,10 @@ class FilingForm(forms.ModelForm):
 
 
 @admin.register(OutOfRegionFiling)
-class OutOfRegionFilingAdmin(admin.ModelAdmin):
+class OutOfRegionFilingAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
     form = FilingForm
+    region_field = "person__region"
+    unscoped_choice_fields = ("care_region",)  # care is elsewhere by definition (R19)
     person_name, person_masked_id = _person_columns("person", _("参保人"), _("身份证号码"))
     list_display = [
         "person_name",
@@ -755,13 +804,28 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     readonly_fields = fields
 
+    def get_object(self, request, object_id, from_field=None):
+        # The run itself is global (totals only); the accounts it lists are narrowed to the
+        # viewer's regions, so the display below needs to know who looks.
+        obj = super().get_object(request, object_id, from_field)
+        if obj is not None:
+            obj.viewer = request.user
+        return obj
+
     @admin.display(description=_("不符账户"))
     def mismatches_display(self, obj):
         if not obj.mismatch_count:
             return _("无")
-        shown = obj.mismatches.select_related("account__person").order_by("account_id")[
-            :RUN_MISMATCHES_SHOWN
-        ]
+        viewer = getattr(obj, "viewer", None) or AnonymousUser()
+        mismatches = in_staff_scope(
+            obj.mismatches.select_related("account__person", "account__region"),
+            user=viewer,
+            region_field="account__region",
+        )
+        count = obj.mismatch_count if staff_region_ids(user=viewer) is None else mismatches.count()
+        if not count:
+            return _("您经办的统筹区没有不符账户")
+        shown = mismatches.order_by("account_id")[:RUN_MISMATCHES_SHOWN]
         head = format_html(
             "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
             _("账户"),
@@ -789,13 +853,14 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             '<p><a href="{}?run__id__exact={}">{}</a></p>',
             url,
             obj.pk,
-            _g("查看本次全部%(count)s条不符记录") % {"count": obj.mismatch_count},
+            _g("查看本次全部%(count)s条不符记录") % {"count": count},
         )
         return format_html("<table><thead>{}</thead><tbody>{}</tbody></table>{}", head, rows, every)
 
 
 @admin.register(ReconciliationMismatch)
-class ReconciliationMismatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ReconciliationMismatchAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    region_field = "account__region"
     list_display = [
         "run_started_at",
         "person_name",

@@ -27,6 +27,8 @@ CSV_COLUMNS = ("id_number", "name", "amount", "month")
 CSV_ALREADY_IMPORTED = _("该文件已导入过，未重复入账")
 CSV_BAD_HEADER = _("文件首行须为列名：id_number,name,amount,month")
 CSV_EMPTY = _("文件中没有可导入的数据行")
+# Also for a person outside the uploader's regions: whether they exist is not revealed (issue 6).
+CSV_PERSON_NOT_FOUND = _("未找到该身份证号码和姓名对应的参保人")
 
 
 def parse_amount(raw: object) -> Decimal:
@@ -102,10 +104,17 @@ class CreditImportRefused(Exception):
 
 
 def credits_import_csv(
-    *, data: bytes, file_name: str, actor: User | None, at: dt.datetime | None = None
+    *,
+    data: bytes,
+    file_name: str,
+    actor: User | None,
+    at: dt.datetime | None = None,
+    regions: frozenset[int] | None = None,
 ) -> CreditImport:
     """Import a CSV of credits (UTF-8, header id_number,name,amount,month): every row is checked
-    first; one bad row and nothing is imported. The same file twice is refused."""
+    first; one bad row and nothing is imported. The same file twice is refused. `regions`: the
+    region ids the uploader serves (`accounts.selectors.staff_region_ids`); a row for a person of
+    any other region is refused as not found. None (a superuser, the command) limits nothing."""
     digest = hashlib.sha256(data).hexdigest()
     if CreditImport.objects.filter(file_sha256=digest).exists():
         raise CreditImportRefused([CsvRowError(0, _g(CSV_ALREADY_IMPORTED))])
@@ -143,8 +152,12 @@ def credits_import_csv(
     }
     for line_no, number, name, _amount, month in rows:
         person = people.get(number)
-        if person is None or person.name != name:
-            errors.append(CsvRowError(line_no, _g("未找到该身份证号码和姓名对应的参保人")))
+        if (
+            person is None
+            or person.name != name
+            or (regions is not None and person.region_id not in regions)
+        ):
+            errors.append(CsvRowError(line_no, _g(CSV_PERSON_NOT_FOUND)))
         elif person.scheme != InsuredPerson.Scheme.EMPLOYEE:
             errors.append(CsvRowError(line_no, _g("只有职工医保参保人有个人账户")))
         elif (number, month) in seen:

@@ -14,7 +14,7 @@ def clerk_client(client, demo):
 
 
 def test_person_list_masks_identity_numbers(clerk_client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):  # 8, and the clerk's regions (issue 6 scope)
         response = clerk_client.get("/admin/accounts/insuredperson/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -23,11 +23,17 @@ def test_person_list_masks_identity_numbers(clerk_client, django_assert_max_num_
 
 
 @pytest.mark.parametrize(
-    ("query", "found", "absent"),
-    [("32010219750312123X", "王建国", "李秀英"), ("马", "马志强", "王建国")],
+    ("username", "query", "found", "absent"),
+    [
+        ("js_clerk", "32010219750312123X", "王建国", "李秀英"),
+        ("xj_clerk", "马", "马志强", "王建国"),  # a clerk of 659004 (issue 6: region scope)
+    ],
 )
-def test_person_search_by_identity_number_or_name(clerk_client, query, found, absent):
-    html = clerk_client.get("/admin/accounts/insuredperson/", {"q": query}).content.decode()
+def test_person_search_by_identity_number_or_name(client, demo, username, query, found, absent):
+    from accounts.models import User
+
+    client.force_login(User.objects.get(username=username))
+    html = client.get("/admin/accounts/insuredperson/", {"q": query}).content.decode()
     assert found in html
     assert absent not in html
 
@@ -62,6 +68,7 @@ def test_policy_edit_in_admin_is_audited(client, demo):
         "retained_floor": "1000.00",
         "several_holders_per_settlement": "on",
         "fallback_order": "filing",
+        **_counter_fields(),
         "premiums-TOTAL_FORMS": "1",
         "premiums-INITIAL_FORMS": "1",
         "premiums-MIN_NUM_FORMS": "0",
@@ -94,6 +101,7 @@ def test_bad_policy_edit_shows_a_message_and_changes_nothing(client, demo):
             "counter_agreement": "relationship_letter",
             "retained_floor": "0",
             "fallback_order": "filing",
+            **_counter_fields(),
             "premiums-TOTAL_FORMS": "1",
             "premiums-INITIAL_FORMS": "1",
             "premiums-MIN_NUM_FORMS": "0",
@@ -106,6 +114,19 @@ def test_bad_policy_edit_shows_a_message_and_changes_nothing(client, demo):
     policy.refresh_from_db()
     assert policy.code == "320200"
     assert not AuditEntry.objects.filter(action="regionpolicy.change").exists()
+
+
+def _counter_fields():
+    """The 窗口办理 fieldset (R18) as the page shows it for a region with the defaults."""
+    return {
+        "counter_relation_proofs": [
+            "household_register",
+            "marriage_certificate",
+            "relationship_letter",
+        ],
+        "review_member_threshold": "4",
+        "review_grandparent_relations": "on",
+    }
 
 
 def _premium_inline(policy):
