@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from crispy_forms.bootstrap import FormActions
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Column, Layout, Row, Submit
+from crispy_forms.layout import HTML, Column, Div, Layout, Row, Submit
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.password_validation import (
@@ -174,13 +173,13 @@ class AuditFilterForm(forms.Form):
                 Column("date_from", css_class="col-6 col-md-3 col-xl-2"),
                 Column("date_to", css_class="col-6 col-md-3 col-xl-2"),
             ),
-            FormActions(
+            Div(
                 # A plain button: no name, so the query string holds only the filters.
                 HTML(f'<button type="submit" class="btn btn-primary">{_("查询")}</button>'),
                 HTML(f'<a class="btn btn-outline-secondary" href="{reset_url}">{_("清除条件")}</a>')
                 if reset_url
                 else HTML(""),
-                css_class="d-flex flex-wrap gap-2",
+                css_class="d-flex flex-wrap gap-2 mb-3",
             ),
         )
 

@@ -1,2 +1,8 @@
-# Included under /staff/ in the "staff" namespace (portal/urls.py); filled in by issue 6.
-urlpatterns = []
+from django.urls import path
+
+from .views.dashboard import DashboardView
+
+# Included under /staff/ in the "staff" namespace (portal/urls.py): the dashboard (issue 6).
+urlpatterns = [
+    path("dashboard/", DashboardView.as_view(), name="dashboard"),
+]
