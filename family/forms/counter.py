@@ -3,6 +3,7 @@ the rules (R1–R8, R18, R21, the scan checks) are the services' (`family.servic
 
 from __future__ import annotations
 
+from crispy_forms.bootstrap import StrictButton
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Layout, Row, Submit
 from django import forms
@@ -50,7 +51,7 @@ class CounterMemberForm(forms.Form):
                 Column("id_number", css_class="col-md-6"),
             ),
             Row(Column("window_end", css_class="col-md-6")),
-            Submit("add", _("添加成员"), css_class="btn-outline-primary"),
+            StrictButton(_("添加成员"), type="submit", css_class="btn-outline-primary"),
         )
 
 
@@ -108,7 +109,7 @@ class CounterDocumentsForm(forms.Form):
             "holder_cards",
             *self.member_fields,
             "proofs",
-            Submit("save", _("保存查验结果"), css_class="btn-outline-primary"),
+            StrictButton(_("保存查验结果"), type="submit", css_class="btn-outline-primary"),
         )
 
     @staticmethod
@@ -155,7 +156,7 @@ class ScanUploadForm(forms.Form):
         self.helper.form_tag = False  # the page's form posts to the upload URL (multipart)
         self.helper.disable_csrf = True
         self.helper.layout = Layout(
-            "scan", Submit("upload", _("上传扫描件"), css_class="btn-outline-primary")
+            "scan", StrictButton(_("上传扫描件"), type="submit", css_class="btn-outline-primary")
         )
 
 
