@@ -403,7 +403,12 @@ class AuditedPeriodicTaskAdmin(AuditedScheduleMixin, beat_admin.PeriodicTaskAdmi
         # Row by row instead of the bulk UPDATE of the original actions, so that each switch
         # has its audit entry; saving a task also tells the beat that schedules changed.
         with transaction.atomic():
-            tasks = list(queryset.select_for_update(no_key=True).order_by("pk"))
+            # Locked without the changelist's joins to the schedules (nullable: no FOR UPDATE).
+            tasks = list(
+                PeriodicTask.objects.select_for_update(no_key=True)
+                .filter(pk__in=queryset.values("pk"))
+                .order_by("pk")
+            )
             for task in tasks:
                 task.enabled = (not task.enabled) if enabled is None else enabled
                 if task.enabled is False:
