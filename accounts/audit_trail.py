@@ -13,15 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from . import idnumber
 from .models import AuditEntry, InsuredPerson, User
-from .selectors import AuditFilters
-from .services import audit_record
 
 SYSTEM_ACTOR = _("系统")
 CITIZEN_ACTOR = _("%(name)s（参保人本人）")
@@ -176,17 +173,3 @@ def csv_lines(entries: Iterable[AuditEntry], writer_line) -> Iterator[str]:
     yield "\ufeff" + writer_line([str(h) for h in CSV_HEADER])
     for entry in entries:
         yield writer_line(csv_cells(entry))
-
-
-def audit_export_record(*, actor: User, filters: AuditFilters, rows: int) -> AuditEntry:
-    """R20: the export itself is audited, with its filters (identity number masked) and rows.
-    The entry concerns the trail, not one row: an unsaved AuditEntry gives its type, no id; it
-    has no person, so only superusers see it in the browser."""
-    with transaction.atomic():
-        return audit_record(
-            actor=actor,
-            channel=AuditEntry.Channel.ADMIN,
-            action="audit.export",
-            obj=AuditEntry(),
-            after={"filters": filters.for_audit(), "rows": rows},
-        )

@@ -18,8 +18,8 @@ from django.utils import timezone
 from django.views import View
 from django.views.generic import TemplateView
 
-from . import selectors
-from .audit_trail import audit_export_record, audit_rows, csv_lines
+from . import selectors, services
+from .audit_trail import audit_rows, csv_lines
 from .forms import AUDIT_FILTERS_INVALID, AuditFilterForm
 from .staff import StaffRequiredMixin, page_context
 
@@ -81,7 +81,7 @@ class AuditExportView(StaffRequiredMixin, View):
         filters = form.filters()
         entries = selectors.audit_entries_search(user=request.user, filters=filters)
         counted = entries.order_by().aggregate(rows=Count("id"), last=Max("id"))
-        audit_export_record(actor=request.user, filters=filters, rows=counted["rows"])
+        services.audit_export_record(actor=request.user, filters=filters, rows=counted["rows"])
         entries = entries.filter(id__lte=counted["last"] or 0)
         writer = csv.writer(_Echo())
         lines = csv_lines(entries.iterator(chunk_size=1000), writer.writerow)

@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import idnumber, notices
+from . import idnumber, notices, selectors
 from .models import AuditEntry, InsuredPerson, Notification, RegionPolicy, User
 
 logger = logging.getLogger(__name__)
@@ -320,3 +320,21 @@ def notifications_mark_all_read(*, person: InsuredPerson, at: dt.datetime | None
     return Notification.objects.filter(recipient=person, read_at__isnull=True).update(
         read_at=at or timezone.now()
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# the audit trail's own export (issue 6)
+
+
+def audit_export_record(*, actor: User, filters: selectors.AuditFilters, rows: int) -> AuditEntry:
+    """R20: the export itself is audited, with its filters (identity number masked) and rows.
+    The entry concerns the trail, not one row: an unsaved AuditEntry gives its type, no id; it
+    has no person, so only superusers see it in the browser."""
+    with transaction.atomic():
+        return audit_record(
+            actor=actor,
+            channel=AuditEntry.Channel.ADMIN,
+            action="audit.export",
+            obj=AuditEntry(),
+            after={"filters": filters.for_audit(), "rows": rows},
+        )

@@ -22,6 +22,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -32,7 +33,7 @@ from accounts.admin import ReadOnlyAdminMixin, RegionScopedAdminMixin, adopt_sav
 from accounts.models import AuditEntry, InsuredPerson
 
 from . import services
-from .models import Authorization, CommitmentLetter, Guardianship, Relationship
+from .models import Authorization, CommitmentLetter, CounterBinding, Guardianship, Relationship
 
 STATUS_REASON_REQUIRED = _("R14：变更参保状态须填写变更原因")
 
@@ -202,6 +203,64 @@ class AuthorizationAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.Model
 
 # ---------------------------------------------------------------------------------------------
 # commitment letters (R7: immutable; read-only)
+
+
+@admin.register(CounterBinding)
+class CounterBindingAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Counter bindings (issue 6, R18), read-only: they are handled in the staff pages
+    (/staff/bindings/...), where every step goes through `family.services.counter`. The scan is
+    downloaded there, never through a media URL."""
+
+    region_field = "region"
+    holder_name, holder_masked_id = _person_columns(
+        "holder", _("主账户人"), _("主账户人身份证号码")
+    )
+    list_display = [
+        "created_at",
+        "holder_name",
+        "holder_masked_id",
+        "region",
+        "status",
+        "needs_review",
+        "created_by",
+        "reviewed_by",
+        "staff_page",
+    ]
+    list_filter = ["status", "needs_review", "region"]
+    list_select_related = ["holder", "region", "created_by", "reviewed_by"]
+    search_fields = ["holder__name", "=holder__id_number"]
+    date_hierarchy = "created_at"
+    fields = [
+        "public_id",
+        "holder",
+        "region",
+        "status",
+        "created_by",
+        "created_at",
+        "documents_seen",
+        "letter_kind",
+        "letter_version",
+        "letter_hash",
+        "letter_printed_at",
+        "scan_sha256",
+        "scan_content_type",
+        "scan_size",
+        "scan_uploaded_at",
+        "submitted_at",
+        "needs_review",
+        "review_reasons",
+        "reviewed_by",
+        "reviewed_at",
+        "review_note",
+        "letter",
+        "closed_at",
+        "staff_page",
+    ]
+
+    @admin.display(description=_("经办页面"))
+    def staff_page(self, obj):
+        url = reverse("staff:binding", args=[obj.public_id])
+        return format_html('<a href="{}">{}</a>', url, _("打开"))
 
 
 @admin.register(CommitmentLetter)

@@ -3,7 +3,7 @@ checklist, print, upload, submit, cancel), the printable letter, the scan downlo
 supervisor's review list and review.
 
 Thin views: forms parse, `family.services` (counter.py) change state and own every rule, the
-selectors of `family.counter_selectors` scope each binding to the user's regions (404 outside).
+selectors of `family.selectors` scope each binding to the user's regions (404 outside).
 A refused step re-shows the page with the message next to the field it concerns, or above."""
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from django.views.generic import TemplateView
 
 from accounts.selectors import person_get_for_staff
 from accounts.staff import StaffRequiredMixin, page_context
-from family import counter_selectors as selectors
-from family import services
+from family import selectors, services
 from family.forms.counter import (
     ACTION_FIELD,
     CounterDocumentsForm,

@@ -20,7 +20,7 @@ from django.urls import reverse
 from accounts.models import AuditEntry, User
 from payments.admin import CREDITS_IMPORTED, CREDITS_REFUSED
 from payments.models import CreditImport, LedgerAccount, LedgerLeg, LedgerTransaction
-from payments.services.credits import CSV_ALREADY_IMPORTED
+from payments.services.credits import CSV_ALREADY_IMPORTED, CSV_PERSON_NOT_FOUND
 
 UPLOAD = reverse("admin:payments_creditimport_upload")
 CHANGELIST = reverse("admin:payments_creditimport_changelist")
@@ -183,7 +183,14 @@ def test_only_staff_with_the_add_permission_may_upload(client, demo):
     assert upload(client, GOOD).status_code == 403
     assert balances() == before
     client.force_login(User.objects.get(username="js_super"))
-    assert upload(client, GOOD).status_code == 302
+    # Issue 6: a Jiangsu supervisor may not credit 马志强 (659004): the whole file is refused,
+    # with the same message as for a person who does not exist.
+    response = upload(client, GOOD)
+    assert response.status_code == 200
+    assert _error_rows(response) == {"第4行": str(CSV_PERSON_NOT_FOUND)}
+    assert balances() == before
+    jiangsu_only = "".join(line + "\n" for line in GOOD.splitlines() if "马志强" not in line)
+    assert upload(client, jiangsu_only).status_code == 302
     assert CreditImport.objects.get().imported_by.username == "js_super"
 
 

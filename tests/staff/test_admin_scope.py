@@ -26,8 +26,14 @@ from accounts.models import (
 )
 from accounts.services import Notice, notifications_send
 from accounts.staff import ADMINISTRATOR
-from family.models import Authorization, CommitmentLetter, Guardianship, Relationship
-from family.services import guardianship_register
+from family.models import (
+    Authorization,
+    CommitmentLetter,
+    CounterBinding,
+    Guardianship,
+    Relationship,
+)
+from family.services import counter_binding_start, guardianship_register
 from payments.models import (
     CreditImport,
     Institution,
@@ -59,6 +65,7 @@ SCOPED = {
     Authorization: ["holder__region"],
     CommitmentLetter: ["holder__region"],
     Guardianship: ["ward__region"],
+    CounterBinding: ["region"],
     LedgerAccount: ["region"],
     LedgerTransaction: ["legs__account__region"],
     Settlement: ["institution__region", "patient__region"],
@@ -135,6 +142,8 @@ def rows(story):
             actor=admin,
             channel=ADMIN,
         )
+    counter_binding_start(holder=p["王建国"], actor=story.staff["js_clerk"])
+    counter_binding_start(holder=p["马志强"], actor=story.staff["xj_clerk"])
     notifications_send(
         notices=[
             Notice(recipient_id=p[name].pk, kind="started", key=f"scope-test:{name}", params={})

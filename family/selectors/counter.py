@@ -1,6 +1,6 @@
 """Reads of the counter binding pages (issue 6, R18). Every fetch goes through
 `accounts.selectors.in_staff_scope` on the binding's region: a binding of another region is a
-404, whether it exists or not. (To be folded into family/selectors.py.)"""
+404, whether it exists or not."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.http import Http404
 from accounts.models import InsuredPerson, User
 from accounts.selectors import in_staff_scope
 
-from .models import Authorization, CounterBinding, CounterBindingMember, Relationship
+from ..models import Authorization, CounterBinding, CounterBindingMember, Relationship
 
 
 def _uuid_or_404(value) -> uuid.UUID:

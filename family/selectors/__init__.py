@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from accounts import idnumber
 from accounts.models import InsuredPerson, RegionPolicy, User
 
-from . import hooks
-from .models import Authorization, CommitmentLetter, Guardianship, Relationship
+from .. import hooks
+from ..models import Authorization, CommitmentLetter, Guardianship, Relationship
 
 Status = Authorization.Status
 
@@ -402,3 +402,15 @@ def person_live_authorizations(*, person: InsuredPerson) -> tuple[list[Authoriza
         [a for a in items if a.holder_id == person.pk],
         [a for a in items if a.member_id == person.pk],
     )
+
+
+# Counter bindings (issue 6), in their own module, re-exported so callers read every family
+# selector from here.
+from .counter import (  # noqa: E402, F401
+    counter_binding_get_for_staff,
+    counter_binding_open_for_holder,
+    counter_bindings_for_holder,
+    counter_bindings_pending_review,
+    holder_live_authorizations,
+    member_person_find,
+)
