@@ -33,8 +33,13 @@ _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# A mainland mobile number inside any text (11 digits from 1), shown as 138****0001.
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(1\d{2})\d{4}(\d{4})(?![0-9])")
+
+
 def mask_text(text: str) -> str:
-    return _ID_IN_TEXT.sub(lambda m: idnumber.mask(m.group(0)), text)
+    text = _ID_IN_TEXT.sub(lambda m: idnumber.mask(m.group(0)), text)
+    return _PHONE_IN_TEXT.sub(r"\1****\2", text)
 
 
 def _value_text(value) -> str:
@@ -142,6 +147,7 @@ CSV_HEADER = (
     _("操作人"),
     _("渠道"),
     _("操作"),
+    _("操作代码"),
     _("对象"),
     _("参保人"),
     _("变更内容"),
@@ -159,6 +165,7 @@ def csv_cells(entry: AuditEntry) -> list[str]:
         local.strftime("%Y-%m-%d %H:%M:%S"),
         actor_text(entry.actor),
         str(entry.get_channel_display()),
+        entry.action_label,
         entry.action,
         object_text(entry),
         person_text(entry.person),

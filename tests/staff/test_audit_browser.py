@@ -262,12 +262,16 @@ def test_the_export_is_a_utf8_csv_with_bom_and_masked_numbers(client, story):
     assert response["Content-Type"].startswith("text/csv")
     today = dt.datetime.now(SHANGHAI).strftime("%Y%m%d")
     assert response["Content-Disposition"] == f'attachment; filename="audit-{today}.csv"'
-    assert body.startswith("\ufeff时间,操作人,渠道,操作,对象,参保人,变更内容")
+    assert body.startswith("\ufeff时间,操作人,渠道,操作,操作代码,对象,参保人,变更内容")
     rows = csv_rows(body)
     assert len(rows) > 5
     for person in story.people.values():
         assert person.id_number not in body
-    assert any("3201**********123X" in r[5] for r in rows[1:])
+        assert person.phone not in body  # phones in the registration diffs are masked too
+    assert any("3201**********123X" in r[6] for r in rows[1:])
+    assert any("138****0001" in r[7] for r in rows[1:])
+    # the action in words and as its code
+    assert ["登记参保人", "person.register"] in [r[3:5] for r in rows[1:]]
 
 
 def test_the_export_keeps_to_the_region_and_the_filters(client, story):
@@ -275,11 +279,11 @@ def test_the_export_keeps_to_the_region_and_the_filters(client, story):
     _response, body = export(client, story.staff["js_super"])
     assert "马志强" not in body and "古丽娜" not in body
     _response, body = export(client, story.staff["js_super"], person=ma.id_number)
-    assert csv_rows(body) == [["时间", "操作人", "渠道", "操作", "对象", "参保人", "变更内容"]]
+    assert csv_rows(body) == [["时间", "操作人", "渠道", "操作", "操作代码", "对象", "参保人", "变更内容"]]
 
     wang = story.people["王建国"]
     _response, body = export(client, story.staff["js_super"], person=wang.id_number)
-    people = {r[5] for r in csv_rows(body)[1:]}
+    people = {r[6] for r in csv_rows(body)[1:]}
     assert people == {f"王建国（{wang.masked_id_number}）"}
 
 
