@@ -279,7 +279,8 @@ def test_the_export_keeps_to_the_region_and_the_filters(client, story):
     _response, body = export(client, story.staff["js_super"])
     assert "马志强" not in body and "古丽娜" not in body
     _response, body = export(client, story.staff["js_super"], person=ma.id_number)
-    assert csv_rows(body) == [["时间", "操作人", "渠道", "操作", "操作代码", "对象", "参保人", "变更内容"]]
+    header = ["时间", "操作人", "渠道", "操作", "操作代码", "对象", "参保人", "变更内容"]
+    assert csv_rows(body) == [header]
 
     wang = story.people["王建国"]
     _response, body = export(client, story.staff["js_super"], person=wang.id_number)
