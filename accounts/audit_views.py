@@ -21,12 +21,19 @@ from django.views.generic import TemplateView
 from . import selectors, services
 from .audit_trail import audit_rows, csv_lines
 from .forms import AUDIT_FILTERS_INVALID, AuditFilterForm
-from .staff import StaffRequiredMixin, page_context
+from .staff import StaffRequiredMixin, page_context, search_params, search_redirect
 
 
-def _filter_form(request) -> AuditFilterForm:
+def _filters_data(request):
+    """The filters of `?s=<token>` (the form is POSTed, so that an identity number never sits in
+    a URL: accounts.staff.search_stash); plain GET parameters work too."""
+    params = search_params(request)
+    return params if params is not None else request.GET
+
+
+def _filter_form(request, data=None) -> AuditFilterForm:
     return AuditFilterForm(
-        request.GET,
+        _filters_data(request) if data is None else data,
         actions=selectors.audit_actions_for_staff(user=request.user),
         reset_url=reverse("staff:audit"),
     )
@@ -39,9 +46,15 @@ class AuditListView(StaffRequiredMixin, TemplateView):
     permission_required = "accounts.view_auditentry"
     template_name = "staff/audit_list.html"
 
-    def get_context_data(self, **kwargs):
+    def post(self, request, *args, **kwargs):
+        form = _filter_form(request, request.POST)
+        if not form.is_valid():
+            return self.render_to_response(self.get_context_data(form=form))
+        return search_redirect(request, request.POST, "staff:audit")
+
+    def get_context_data(self, form=None, **kwargs):
         context = super().get_context_data(staff_section="audit", **kwargs)
-        form = _filter_form(self.request)
+        form = form or _filter_form(self.request)
         context.update(form=form, rows=None, export_query="")
         if not form.is_valid():
             context["invalid"] = AUDIT_FILTERS_INVALID
@@ -49,7 +62,7 @@ class AuditListView(StaffRequiredMixin, TemplateView):
         entries = selectors.audit_entries_search(user=self.request.user, filters=form.filters())
         page = Paginator(entries, selectors.AUDIT_PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
-        query.pop("page", None)
+        query.pop("page", None)  # `s` (or the plain filters) go on to the export link
         context.update(
             rows=audit_rows(page.object_list),
             export_query=query.urlencode(),
@@ -77,7 +90,7 @@ class AuditExportView(StaffRequiredMixin, View):
         form = _filter_form(request)
         if not form.is_valid():
             messages.error(request, AUDIT_FILTERS_INVALID)
-            return redirect(f"{reverse('staff:audit')}?{request.GET.urlencode()}")
+            return redirect(f"{reverse('staff:audit')}?{request.GET.urlencode()}")  # no number
         filters = form.filters()
         entries = selectors.audit_entries_search(user=request.user, filters=filters)
         counted = entries.order_by().aggregate(rows=Count("id"), last=Max("id"))

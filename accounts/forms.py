@@ -159,8 +159,9 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", _("全部操作")), *((a, a) for a in actions)]
         self.helper = FormHelper()
-        self.helper.form_method = "get"
-        self.helper.disable_csrf = True  # a search: nothing changes
+        # POSTed, then kept in the session (accounts.staff.search_stash): no identity number in
+        # a URL. The page itself is a GET of ?s=<token>.
+        self.helper.form_method = "post"
         self.helper.attrs = {"role": "search", "aria-label": _("筛选审计记录")}
         self.helper.layout = Layout(
             Row(

@@ -88,6 +88,11 @@ def validate_id_number(value: str) -> None:
     parse(value)
 
 
+def looks_like_number(value: str) -> bool:
+    """18 characters shaped like an identity number (valid or not): what must not be echoed."""
+    return bool(_SHAPE.match(normalize(value or "")))
+
+
 def mask(value: str) -> str:
     """`32010219750312123X` -> `3201**********123X`: the first 4 and last 4 stay visible."""
     number = normalize(value or "")

@@ -7,9 +7,12 @@ narrowed to the user's regions by the selectors (`accounts.selectors.in_staff_sc
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import PermissionDenied
-from django.urls import reverse_lazy
+from django.http import HttpResponseRedirect, QueryDict
+from django.urls import reverse, reverse_lazy
 
 # Role names (Django groups). The permissions of each are data (accounts.demo), not code.
 CLERK, SUPERVISOR, ADMINISTRATOR = "窗口经办", "审核", "管理员"
@@ -43,3 +46,41 @@ def page_context(page) -> dict:
         "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),
         "ellipsis": page.paginator.ELLIPSIS,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Searches without identity numbers in URLs: a search form is POSTed (with its CSRF token); its
+# fields are kept in the session under a random token and the browser is sent to `?s=<token>`
+# (post/redirect/get), so page links, the browser history of a shared counter PC and the server's
+# access logs never hold an identity number. The last few searches of a session are kept.
+
+SEARCHES_KEY = "staff_searches"
+SEARCHES_KEPT = 20
+
+
+def search_stash(request, data) -> str:
+    """Keep a POSTed search (a QueryDict) in the session; returns its token."""
+    token = secrets.token_urlsafe(9)
+    kept = dict(request.session.get(SEARCHES_KEY, {}))
+    kept[token] = {
+        key: values for key, values in data.lists() if key not in ("csrfmiddlewaretoken", "page")
+    }
+    request.session[SEARCHES_KEY] = dict(list(kept.items())[-SEARCHES_KEPT:])
+    return token
+
+
+def search_params(request) -> QueryDict | None:
+    """The search `?s=<token>` stands for, or None (no search yet, or a token this session does
+    not hold: an old bookmark, someone else's link)."""
+    token = request.GET.get("s", "")
+    stored = request.session.get(SEARCHES_KEY, {}).get(token) if token else None
+    if stored is None:
+        return None
+    params = QueryDict(mutable=True)
+    for key, values in stored.items():
+        params.setlist(key, values)
+    return params
+
+
+def search_redirect(request, data, url_name: str) -> HttpResponseRedirect:
+    return HttpResponseRedirect(f"{reverse(url_name)}?s={search_stash(request, data)}")

@@ -270,7 +270,7 @@ def letter_get_for_holder(*, user: User, public_id) -> CommitmentLetter:
 
 def member_get_for_order(*, user: User, public_id, at: dt.datetime) -> InsuredPerson:
     """A person whose deduction order `user` may set (themselves, a ward, a minor they bind)."""
-    from .services import may_set_order  # the rule lives with the write it guards
+    from ..services import may_set_order  # the rule lives with the write it guards
 
     person = person_for_user(user=user)
     if person is None:

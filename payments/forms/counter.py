@@ -15,11 +15,16 @@ from accounts.models import ResidentPremium
 from family.models import Authorization
 
 from ..models import PremiumPayment
-from .premium import PAY_TYPE_HELP, PAY_TYPE_REQUIRED, YEAR_REQUIRED
+from .premium import PAY_TYPE_REQUIRED, YEAR_REQUIRED
 
 PayType = PremiumPayment.PayType
 
 HOLDER_REQUIRED = _("请选择办理代缴的主账户人")
+# Said to the clerk, not to the holder (the citizen pages say 您本人).
+COUNTER_PAY_TYPE_HELP = {
+    PayType.PERSONAL: _("个人共济：仅从所选主账户人的职工医保个人账户扣款"),
+    PayType.FAMILY: _("家庭共济：按被代缴人设定的扣款顺序，从为其授权的各主账户依次扣款"),
+}
 COUNTER_COMMITMENT_UNCHECKED = _("请确认主账户人已在窗口阅读并签署代缴承诺书")
 
 
@@ -48,7 +53,7 @@ class PremiumCounterChooseForm(forms.Form):
     )
     pay_type = forms.ChoiceField(
         label=_("代缴方式"),
-        choices=[(value, PAY_TYPE_HELP[value]) for value in PayType.values],
+        choices=[(value, COUNTER_PAY_TYPE_HELP[value]) for value in PayType.values],
         widget=forms.RadioSelect,
         initial=PayType.PERSONAL,
         error_messages={"required": PAY_TYPE_REQUIRED, "invalid_choice": PAY_TYPE_REQUIRED},

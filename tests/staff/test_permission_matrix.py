@@ -263,12 +263,16 @@ def test_region_a_staff_find_nothing_of_region_b(client, world):
     users, objects = world
     client.force_login(users["js_super"])
     ma = objects["B"]["person"]
-    page = client.get(reverse("staff:person-search"), {"q": "马"}).content.decode()
-    assert "马志强" not in page
-    page = client.get(reverse("staff:person-search"), {"q": ma.id_number}).content.decode()
-    assert "马志强" not in page
-    page = client.get(reverse("staff:audit"), {"person": ma.id_number}).content.decode()
-    assert "马志强" not in page
+    search = reverse("staff:person-search")
+    page = client.post(search, {"q": "王"}, follow=True).content.decode()
+    assert "王建国" in page  # the search works for this user ...
+    page = client.post(search, {"q": "马"}, follow=True).content.decode()
+    assert "马志强" not in page  # ... and finds nobody of 659004
+    page = client.post(search, {"q": ma.id_number}, follow=True).content.decode()
+    assert "马志强" not in page and "没有找到" in page
+    page = client.post(reverse("staff:audit"), {"person": ma.id_number}, follow=True)
+    assert page.context["rows"] == []
+    assert "马志强" not in page.content.decode()
     export = client.get(reverse("staff:audit-export"), {"person": ma.id_number})
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
     assert len(rows) == 1  # the header alone
