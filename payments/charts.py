@@ -19,6 +19,8 @@ from django.utils.translation import gettext_lazy as _
 DESC_ALL_ZERO = _("共%(count)s项，均为0")
 DESC = _("共%(count)s项，合计%(total)s%(unit)s；最高：%(label)s，%(top)s%(unit)s")
 AXIS_TOP = _("刻度最高 %(value)s%(unit)s")
+# A value with its unit: Chinese writes them together (12项), English with a space (12 items).
+VALUE_UNIT = _("%(value)s%(unit)s")
 
 COLUMNS_HEIGHT = 220  # px: the axis label above, the plot, the labels under it
 PLOT_TOP, PLOT_BOTTOM = 24, 190
@@ -38,6 +40,10 @@ def _nice_max(value: Decimal | int) -> Decimal:
         return Decimal(1)
     magnitude = Decimal(10) ** (len(str(int(value))) - 1)
     return next(step * magnitude for step in (1, 2, 5, 10) if value <= step * magnitude)
+
+
+def _value_unit(value: str, unit: str) -> str:
+    return _g(VALUE_UNIT) % {"value": value, "unit": unit} if unit else value
 
 
 def _pct(value: float) -> str:
@@ -137,7 +143,7 @@ def column_chart(
                 width=_pct(width),
                 y=round(PLOT_BOTTOM - height, 2),
                 height=height,
-                title=f"{label}：{fmt(value)}{unit}",
+                title=f"{label}：{_value_unit(fmt(value), unit)}",
                 label=label if (len(points) - 1 - i) % label_every == 0 else "",
                 label_x=_pct(label_x),
                 label_anchor=anchor,
@@ -170,7 +176,7 @@ def bar_chart(
                 label_y=i * row + ROW_LABEL - 4,
                 y=i * row + ROW_LABEL,
                 width=_pct(span),
-                value_text=f"{fmt(value)}{unit}",
+                value_text=_value_unit(fmt(value), unit),
                 value_x=_pct(span + 1.5),
             )
         )

@@ -182,7 +182,9 @@ def credits_import_csv(
                 people[number],
                 amount,
                 f"credit:{number}:{month}:{digest[:16]}",
-                _g("%(month)s 单位缴费划入") % {"month": month},
+                # The ledger keeps Chinese whatever the uploader's page language (a record,
+                # like the letters); pages show it as stored.
+                f"{month} 单位缴费划入",
                 at,
             )
         audit_record(

@@ -1,6 +1,7 @@
 """A citizen's first steps: activate, log in, see the home page, get locked out, switch language."""
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import InsuredPerson
@@ -30,7 +31,7 @@ def test_activation_on_a_phone(phone, live_demo):
     phone.get_by_label("设置密码").fill("Zhoufang-2026!")
     phone.get_by_label("确认密码").fill("Zhoufang-2026!")
     phone.get_by_role("button", name="激活并设置密码").click()
-    assert phone.get_by_text("身份证号码校验位不正确，请核对后重新输入").is_visible()
+    expect(phone.get_by_text("身份证号码校验位不正确，请核对后重新输入")).to_be_visible()
     check_page(phone, "activate-error-phone")
     assert InsuredPerson.objects.get(name="周芳").user_id is None
 
@@ -39,8 +40,8 @@ def test_activation_on_a_phone(phone, live_demo):
     phone.get_by_label("确认密码").fill("Zhoufang-2026!")
     phone.get_by_role("button", name="激活并设置密码").click()
     phone.wait_for_load_state("networkidle")
-    assert phone.get_by_role("heading", name="您好，周芳").is_visible()
-    assert phone.get_by_text("3202**********2224").is_visible()
+    expect(phone.get_by_role("heading", name="您好，周芳")).to_be_visible()
+    expect(phone.get_by_text("3202**********2224")).to_be_visible()
     check_page(phone, "activated-home-phone")
     assert InsuredPerson.objects.get(name="周芳").user_id is not None
 
@@ -49,7 +50,7 @@ def test_activation_on_a_phone(phone, live_demo):
 def test_login_shows_the_home_page_in_chinese(request, device, live_demo):
     page = request.getfixturevalue(device)
     _login(page, live_demo.url, "32010219750312123x", CITIZEN_PASSWORD)
-    assert page.get_by_role("heading", name="您好，王建国").is_visible()
+    expect(page.get_by_role("heading", name="您好，王建国")).to_be_visible()
     card = page.get_by_role("region", name="我的参保信息")
     for text in ["3201**********123X", "职工医保", "正常参保", "南京市（江苏省）"]:
         assert card.get_by_text(text).is_visible(), text
@@ -63,11 +64,11 @@ def test_login_page_and_lockout_message(phone, live_demo):
     check_page(phone, "login-phone")
     for attempt in range(5):
         _login(phone, base, "320104197708252463", f"wrong-{attempt}")
-        assert phone.get_by_text("身份证号码或密码错误").is_visible()
+        expect(phone.get_by_text("身份证号码或密码错误")).to_be_visible()
     check_page(phone, "login-error-phone")
     _login(phone, base, "320104197708252463", "wrong-6")
-    assert phone.get_by_role("heading", name="账号已锁定").is_visible()
-    assert phone.get_by_text("登录失败次数过多，账号已被锁定30分钟").is_visible()
+    expect(phone.get_by_role("heading", name="账号已锁定")).to_be_visible()
+    expect(phone.get_by_text("登录失败次数过多，账号已被锁定30分钟")).to_be_visible()
     check_page(phone, "locked-out-phone")
 
 
@@ -75,13 +76,13 @@ def test_language_switch_on_a_phone(phone, live_demo):
     _login(phone, live_demo.url, "32010219750312123X", CITIZEN_PASSWORD)
     phone.get_by_role("button", name="展开菜单").click()
     phone.get_by_role("button", name="English").click()
-    phone.wait_for_load_state("networkidle")
-    assert phone.get_by_role("heading", name="My insurance details").is_visible()
+    # expect() waits for the new page: a click's navigation may not have begun when
+    # wait_for_load_state returns on the old, idle page (seen under load).
+    expect(phone.get_by_role("heading", name="My insurance details")).to_be_visible()
     check_page(phone, "home-english-phone")
     phone.get_by_role("button", name="Expand menu").click()
     phone.get_by_role("button", name="中文").click()
-    phone.wait_for_load_state("networkidle")
-    assert phone.get_by_role("heading", name="我的参保信息").is_visible()
+    expect(phone.get_by_role("heading", name="我的参保信息")).to_be_visible()
 
 
 def test_staff_reaches_the_admin_and_sees_masked_numbers(desktop, live_demo):
@@ -91,7 +92,7 @@ def test_staff_reaches_the_admin_and_sees_masked_numbers(desktop, live_demo):
     desktop.locator("#id_password").fill("Staff-2025!")
     desktop.locator("input[type=submit]").click()
     desktop.goto(f"{base}/admin/accounts/insuredperson/")
-    assert desktop.get_by_text("3201**********123X").is_visible()
+    expect(desktop.get_by_text("3201**********123X")).to_be_visible()
     assert "32010219750312123X" not in desktop.content()
     desktop.wait_for_load_state("networkidle")
     from .conftest import shot

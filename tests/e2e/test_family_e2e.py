@@ -4,6 +4,7 @@
 import datetime as dt
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts import services as account_services
 from accounts.demo import CITIZEN_PASSWORD
@@ -88,14 +89,14 @@ def test_bind_wizard_child_active_at_once_and_parent_consents(
     phone.get_by_label("身份证号码").nth(1).fill(wrong)  # wrong check digit
     phone.get_by_role("button", name="下一步：核对承诺书").click()
     phone.wait_for_load_state("networkidle")
-    assert phone.get_by_text("身份证号码校验位不正确，请核对后重新输入").is_visible()
+    expect(phone.get_by_text("身份证号码校验位不正确，请核对后重新输入")).to_be_visible()
     check_page(phone, "family-bind-error-phone")
 
     phone.get_by_label("身份证号码").nth(1).fill(father.id_number)
     phone.get_by_role("button", name="下一步：核对承诺书").click()
     phone.wait_for_load_state("networkidle")
-    assert phone.get_by_role("heading", name="核对承诺书").is_visible()
-    assert phone.get_by_text("张小宝（子女").first.is_visible()
+    expect(phone.get_by_role("heading", name="核对承诺书")).to_be_visible()
+    expect(phone.get_by_text("张小宝（子女").first).to_be_visible()
     check_page(phone, "family-bind-review-phone")
     phone.get_by_role("link", name="已阅读，下一步：签署").click()
     phone.wait_for_load_state("networkidle")
@@ -108,7 +109,7 @@ def test_bind_wizard_child_active_at_once_and_parent_consents(
 
     letter = CommitmentLetter.objects.get(holder__name="张伟")
     assert letter.signature_image.startswith("data:image/png;base64,")
-    assert phone.get_by_text(letter.verification_code).first.is_visible()
+    expect(phone.get_by_text(letter.verification_code).first).to_be_visible()
     child = Authorization.objects.get(member=son)
     parent = Authorization.objects.get(member=father)
     assert child.status == Authorization.Status.ACTIVE  # R8: under 16, active at once
@@ -123,7 +124,7 @@ def test_bind_wizard_child_active_at_once_and_parent_consents(
     desktop.get_by_label("登录密码").fill("wrong-password")
     desktop.get_by_role("button", name="同意").click()
     desktop.wait_for_load_state("networkidle")
-    assert desktop.get_by_text("R8：身份核验未通过，密码错误").is_visible()
+    expect(desktop.get_by_text("R8：身份核验未通过，密码错误")).to_be_visible()
     parent.refresh_from_db()
     assert parent.status == Authorization.Status.PENDING_CONSENT
     desktop.get_by_label("登录密码").fill(CITIZEN_PASSWORD)

@@ -14,6 +14,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.demo import CITIZEN_PASSWORD
 from payments.forms.premium import PAY_TYPE_HELP
@@ -54,8 +55,8 @@ def _pay(page, base, *, year: str, pay_type: str, shot_prefix: str):
     check_page(page, f"{shot_prefix}-form-phone")
     _open(page, "button", "下一步：阅读代缴承诺书")
 
-    assert page.get_by_role("heading", name="代缴承诺书", exact=True).is_visible()
-    assert page.get_by_text("税务缴费APP").is_visible()
+    expect(page.get_by_role("heading", name="代缴承诺书", exact=True)).to_be_visible()
+    expect(page.get_by_text("税务缴费APP")).to_be_visible()
     # the letter must be confirmed: without the tick the browser keeps the citizen here
     page.get_by_role("button", name="下一步：代缴信息校验").click()
     assert "/payments/premium/letter/" in page.url
@@ -63,8 +64,8 @@ def _pay(page, base, *, year: str, pay_type: str, shot_prefix: str):
     check_page(page, f"{shot_prefix}-letter-phone")
     _open(page, "button", "下一步：代缴信息校验")
 
-    assert page.get_by_role("heading", name="代缴信息校验", exact=True).is_visible()
-    assert page.get_by_text("校验结果：全部通过").is_visible()
+    expect(page.get_by_role("heading", name="代缴信息校验", exact=True)).to_be_visible()
+    expect(page.get_by_text("校验结果：全部通过")).to_be_visible()
     check_page(page, f"{shot_prefix}-check-phone")
 
 
@@ -78,15 +79,15 @@ def test_premium_on_time_then_late_with_the_waiting_period(phone, live_demo, tim
 
     # ---- 2027, inside the collection period: on time, the whole benefit year
     _pay(phone, base, year="2027", pay_type=PERSONAL, shot_prefix="premium-2027")
-    assert phone.get_by_text("在集中缴费期（2026-08-26至2026-12-20）内缴费").is_visible()
+    expect(phone.get_by_text("在集中缴费期（2026-08-26至2026-12-20）内缴费")).to_be_visible()
     assert phone.get_by_text("逾期缴费").count() == 0
     _open(phone, "button", "确认缴费 400.00 元")
-    assert phone.get_by_role("heading", name="缴费凭证", exact=True).is_visible()
+    expect(phone.get_by_role("heading", name="缴费凭证", exact=True)).to_be_visible()
     assert phone.get_by_text(
         "缴费成功：已为马小燕缴纳2027年度城乡居民医保保费400.00元。"
     ).is_visible()
-    assert phone.get_by_text("按期缴费（集中缴费期内）").is_visible()
-    assert phone.get_by_text("2027-01-01 至 2027-12-31").is_visible()
+    expect(phone.get_by_text("按期缴费（集中缴费期内）")).to_be_visible()
+    expect(phone.get_by_text("2027-01-01 至 2027-12-31")).to_be_visible()
     check_page(phone, "premium-2027-receipt-phone")
     with phone.expect_download() as download:
         phone.get_by_role("link", name="下载缴费证明（PDF）").click()
@@ -100,12 +101,12 @@ def test_premium_on_time_then_late_with_the_waiting_period(phone, live_demo, tim
     _pay(phone, base, year="2025", pay_type=FAMILY, shot_prefix="premium-2025-late")
     # the session made on 2026-11-23 still works on the travelled server
     assert "/accounts/login/" not in phone.url
-    assert phone.get_by_text("! 通过（请注意）").is_visible()
-    assert phone.get_by_text("逾期缴费：有待遇等待期").is_visible()
-    assert phone.get_by_text("2025-06-10 起方可享受医保待遇").is_visible()
+    expect(phone.get_by_text("! 通过（请注意）")).to_be_visible()
+    expect(phone.get_by_text("逾期缴费：有待遇等待期")).to_be_visible()
+    expect(phone.get_by_text("2025-06-10 起方可享受医保待遇")).to_be_visible()
     _open(phone, "button", "确认缴费 400.00 元")
-    assert phone.get_by_text("逾期缴费（集中缴费期后），待遇等待期 3 个月").is_visible()
-    assert phone.get_by_text("2025-06-10 至 2025-12-31").is_visible()
+    expect(phone.get_by_text("逾期缴费（集中缴费期后），待遇等待期 3 个月")).to_be_visible()
+    expect(phone.get_by_text("2025-06-10 至 2025-12-31")).to_be_visible()
     check_page(phone, "premium-2025-late-receipt-phone")
 
     # a reload of the receipt and a second visit to the check page pay nothing more
@@ -122,6 +123,6 @@ def test_premium_on_time_then_late_with_the_waiting_period(phone, live_demo, tim
 
     phone.goto(f"{base}/payments/premium/")
     phone.wait_for_load_state("networkidle")
-    assert phone.get_by_role("link", name="查看2025年度缴费凭证").is_visible()
-    assert phone.get_by_role("link", name="查看2027年度缴费凭证").is_visible()
+    expect(phone.get_by_role("link", name="查看2025年度缴费凭证")).to_be_visible()
+    expect(phone.get_by_role("link", name="查看2027年度缴费凭证")).to_be_visible()
     check_page(phone, "premium-list-phone")

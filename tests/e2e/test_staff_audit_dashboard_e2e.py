@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.demo import STAFF_PASSWORD
 from accounts.models import InsuredPerson
@@ -55,9 +56,9 @@ def test_dashboard_renders_at_desktop_and_phone_widths(request, live_demo, devic
     some_spending()
     staff_login(page, live_demo.url, "js_super")
     page.goto(f"{live_demo.url}/staff/dashboard/")
-    assert page.get_by_role("heading", name="统计看板").is_visible()
+    expect(page.get_by_role("heading", name="统计看板")).to_be_visible()
     assert page.locator("svg[role=img]").count() == 5
-    assert page.locator("td", has_text="1,234.50").first.is_visible()
+    expect(page.locator("td", has_text="1,234.50").first).to_be_visible()
     assert not page_overflows(page)
     check_page(page, f"staff-dashboard-{device}")
 
@@ -67,11 +68,11 @@ def test_audit_browser_renders_and_filters(request, live_demo, device):
     page = request.getfixturevalue(device)
     staff_login(page, live_demo.url, "js_super")
     page.goto(f"{live_demo.url}/staff/audit/")
-    assert page.get_by_role("heading", name="审计记录").is_visible()
+    expect(page.get_by_role("heading", name="审计记录")).to_be_visible()
     assert not page_overflows(page)
     check_page(page, f"staff-audit-{device}")
     page.get_by_label("参保人").fill("32010219750312123")  # one digit short
     page.get_by_role("button", name="查询").click()
     page.wait_for_load_state("networkidle")
-    assert page.get_by_text("筛选条件有误").is_visible()
+    expect(page.get_by_text("筛选条件有误")).to_be_visible()
     check_page(page, f"staff-audit-invalid-{device}")
