@@ -29,11 +29,11 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from accounts.models import AuditEntry
+from accounts.pdf import pdf_from_html
 from family.views.binding import CitizenMixin
 
 from .. import selectors, services
 from ..forms.premium import PremiumChooseForm, PremiumCommitmentForm, PremiumConfirmForm
-from ..pdf import pdf_from_html
 
 DRAFT_SESSION_KEY = "payments.premium.draft"
 PER_PAGE = 20

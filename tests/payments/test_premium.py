@@ -27,12 +27,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy, ResidentPremium, User
+from accounts.pdf import offline_fetcher
 from family import services as family_services
 from family.models import Relation
 from payments import selectors, services
 from payments.forms import premium as forms
 from payments.models import LedgerAccount, LedgerLeg, LedgerTransaction, PremiumPayment
-from payments.pdf import offline_fetcher
 from payments.selectors import premium as checks
 from payments.services import premium as premium_service
 from payments.views import premium as views
