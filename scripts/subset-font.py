@@ -20,6 +20,7 @@ the same bytes (no timestamp is refreshed). Re-run it after adding templates wit
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -64,10 +65,8 @@ def gb2312_characters() -> set[int]:
     found = set()
     for high in range(0xA1, 0xF8):
         for low in range(0xA1, 0xFF):
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 found.add(ord(bytes((high, low)).decode("gb2312")))
-            except UnicodeDecodeError:
-                pass
     return found
 
 
@@ -121,8 +120,8 @@ def rename(font: TTFont, weight: str) -> None:
         4: f"{FAMILY} {weight}",
         6: postscript,
         10: (
-            "Subset of Noto Sans CJK SC for the 职工医保个人账户家庭共济 portal's letters and PDFs: "
-            "ASCII, Latin-1, punctuation, full-width forms, GB 2312 and the portal's own text. "
+            "Subset of Noto Sans CJK SC for the letters and PDFs of the 职工医保个人账户家庭共济 "
+            "portal: ASCII, Latin-1, punctuation, full-width forms, GB 2312 and the portal's text. "
             "Built by scripts/subset-font.py."
         ),
     }
