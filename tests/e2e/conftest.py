@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from accounts.demo import seed_accounts
 from family.demo import seed_family
@@ -17,6 +17,10 @@ from payments.demo import seed_balances, seed_institutions
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
 # itself (fixtures, assertions) are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# expect() retries for 5 s by default; on a loaded 2-core CI machine a POST and its redirect can
+# take longer (seen: the language switch), so assertions wait as long as actions do (15 s).
+expect.set_options(timeout=15_000)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
