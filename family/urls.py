@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .views import letters
 
 app_name = "family"
 
@@ -8,6 +9,8 @@ urlpatterns = [
     path("", views.FamilyOverviewView.as_view(), name="overview"),
     path("bind/", views.BindWizardView.as_view(), name="bind"),
     path("letters/<uuid:public_id>/", views.LetterDetailView.as_view(), name="letter-detail"),
+    path("letters/<uuid:public_id>/print/", letters.LetterPrintView.as_view(), name="letter-print"),
+    path("letters/<uuid:public_id>/pdf/", letters.LetterPdfView.as_view(), name="letter-pdf"),
     path(
         "authorizations/<uuid:public_id>/",
         views.AuthorizationDetailView.as_view(),

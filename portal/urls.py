@@ -5,8 +5,9 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import urls_audit, urls_staff
 from accounts.views import HomeView
-from family import urls_counter
+from family import urls_counter, urls_staff_letters
 from family import urls_staff as family_staff
+from family.views.letters import LetterVerifyView
 from payments import urls_dashboard
 from payments import urls_staff as payments_staff
 from payments.api import api
@@ -21,6 +22,7 @@ staff_patterns = [
     *urls_audit.urlpatterns,
     *family_staff.urlpatterns,
     *urls_counter.urlpatterns,
+    *urls_staff_letters.urlpatterns,
     *payments_staff.urlpatterns,
     *urls_dashboard.urlpatterns,
 ]
@@ -29,6 +31,7 @@ urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("accounts/", include("accounts.urls")),
     path("family/", include("family.urls")),
+    path("verify/<str:code>", LetterVerifyView.as_view(), name="verify"),
     path("payments/", include("payments.urls")),
     path("staff/", include((staff_patterns, "staff"))),
     path("api/v1/", api.urls),

@@ -414,3 +414,4 @@ from .counter import (  # noqa: E402, F401
     holder_live_authorizations,
     member_person_find,
 )
+from .letters import letter_check, letter_get_for_staff, normalize_code  # noqa: E402, F401
