@@ -1,5 +1,7 @@
 """A citizen's first steps: activate, log in, see the home page, get locked out, switch language."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -75,12 +77,16 @@ def test_login_page_and_lockout_message(phone, live_demo):
 def test_language_switch_on_a_phone(phone, live_demo):
     _login(phone, live_demo.url, "32010219750312123X", CITIZEN_PASSWORD)
     phone.get_by_role("button", name="展开菜单").click()
+    expect(phone.locator("#nav-main")).to_have_class(re.compile(r"\bshow\b"))
     phone.get_by_role("button", name="English").click()
     # expect() waits for the new page: a click's navigation may not have begun when
     # wait_for_load_state returns on the old, idle page (seen under load).
     expect(phone.get_by_role("heading", name="My insurance details")).to_be_visible()
     check_page(phone, "home-english-phone")
     phone.get_by_role("button", name="Expand menu").click()
+    # The menu opens with a height transition; a click while it is still "collapsing" can be
+    # lost on a loaded machine, so wait until Bootstrap has finished showing it.
+    expect(phone.locator("#nav-main")).to_have_class(re.compile(r"\bshow\b"))
     phone.get_by_role("button", name="中文").click()
     expect(phone.get_by_role("heading", name="我的参保信息")).to_be_visible()
 

@@ -65,6 +65,7 @@ def world(story):
             "authorization": a_auth,
             "relationship": a_auth.relationship,
             "binding": a_binding,
+            "letter": a_auth.letters.latest("signed_at"),
         },
         "B": {
             "person": p["马志强"],
@@ -72,6 +73,7 @@ def world(story):
             "authorization": b_auth,
             "relationship": b_auth.relationship,
             "binding": b_binding,
+            "letter": b_auth.letters.latest("signed_at"),
         },
     }
     return users, objects
@@ -112,6 +114,9 @@ PAGES = [
     ("person", "person", "get", {"js_clerk": OK, "js_super": OK, "js_admin": OK}),
     ("binding", "binding", "get", {"js_clerk": OK, "js_super": OK, "js_admin": OK}),
     ("binding-letter", "binding", "get", {"js_clerk": OK, "js_super": OK, "js_admin": OK}),
+    # issue 7: a signed letter's print view and PDF (family.view_commitmentletter)
+    ("letter-print", "letter", "get", {"js_clerk": OK, "js_super": OK, "js_admin": OK}),
+    ("letter-pdf", "letter", "get", {"js_clerk": OK, "js_super": OK, "js_admin": OK}),
     (
         "binding-review",
         "binding",
@@ -240,13 +245,14 @@ def test_a_citizen_gets_nothing_under_staff(client, world):
         "binding": a["binding"].public_id,
         "authorization": a["authorization"].public_id,
         "relationship": a["relationship"].public_id,
+        "letter": a["letter"].public_id,
     }
     for pattern in staff_patterns:
         route = str(pattern.pattern)
         args = []
         if "<uuid:public_id>" in route:
             kind = next(
-                (k for k in ("binding", "authorization", "relationship") if k in route),
+                (k for k in ("binding", "authorization", "relationship", "letter") if k in route),
                 "person",
             )
             if route.startswith("reviews/"):
