@@ -31,9 +31,12 @@ SAMPLE = [
     "马小燕 子女 父母 长期有效；签名：王德胜",
 ]
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("pdffonts") and shutil.which("pdftotext")), reason="needs poppler-utils"
-)
+
+@pytest.fixture(autouse=True)
+def _poppler():
+    """These tests read the PDFs back with poppler-utils: without them they fail, never skip."""
+    if not (shutil.which("pdffonts") and shutil.which("pdftotext")):
+        pytest.fail("poppler-utils is missing: run `make system-deps` (pdffonts, pdftotext)")
 
 
 def _html(fonts_partial: str) -> str:

@@ -31,7 +31,13 @@ from tests.family.letter_helpers import (
     squeeze,
 )
 
-pytestmark = pytest.mark.skipif(not pdftools_available(), reason="needs poppler-utils")
+
+@pytest.fixture(autouse=True)
+def _poppler():
+    """These tests read the PDFs back with poppler-utils: without them they fail, never skip."""
+    if not pdftools_available():
+        pytest.fail("poppler-utils is missing: run `make system-deps` (pdftotext, pdftoppm)")
+
 
 # Session, user, the letter with its holder and region (the holder's own: one query).
 CITIZEN_PRINT_QUERIES = 3
@@ -344,3 +350,60 @@ def test_an_eight_member_letter_keeps_every_member_row_on_one_page(client, demo_
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for path in [tmp_path / "png" / "eight-members.pdf", *pngs]:
             shutil.copy(path, ARTIFACTS / path.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# the three kinds: 家庭关系承诺书 (above), 共济承诺书 (五家渠 online), 个人账户代扣协议 (counter)
+
+
+def test_the_xinjiang_mutual_aid_letter_prints_with_its_own_title_and_bureau(
+    client, demo_family, tmp_path
+):
+    ma = demo_family["马志强"]
+    letter = _letter(ma)
+    assert letter.kind == CommitmentLetter.Kind.MUTUAL_AID_LETTER
+    client.force_login(ma.user)
+    text = squeeze(pdf_text(client.get(_pdf_url(letter)).content, tmp_path))
+    assert "共济承诺书" in text and "五家渠市医疗保障局" in text
+    assert "马小燕（子女，身份证号码" in text
+    assert letter.verification_code in text
+
+
+def test_the_counter_withholding_agreement_prints_with_its_window_label(
+    client, demo_family, tmp_path, settings
+):
+    """A 五家渠 counter binding signs the 个人账户代扣协议 (its member lines say 代扣期限)."""
+    from family import services
+    from tests.staff.counter_helpers import documents_for, pdf_bytes, upload
+
+    settings.COUNTER_SCAN_ROOT = tmp_path / "scans"
+    ma, son = demo_family["马志强"], demo_family["马俊"]
+    clerk = _staff("xj_clerk")
+    binding = services.counter_binding_start(holder=ma, actor=clerk)
+    services.counter_binding_member_add(
+        binding=binding, person=son, relation="child", window_end=None, actor=clerk
+    )
+    services.counter_binding_documents_set(
+        binding=binding, documents=documents_for(binding), actor=clerk
+    )
+    binding = services.counter_binding_letter_print(binding=binding, actor=clerk)
+    binding = services.counter_binding_scan_attach(
+        binding=binding, upload=upload(pdf_bytes()), actor=clerk
+    )
+    binding = services.counter_binding_submit(binding=binding, actor=clerk)
+    letter = binding.letter
+    assert letter.kind == CommitmentLetter.Kind.WITHHOLDING_AGREEMENT
+    client.force_login(clerk)
+    response = client.get(_pdf_url(letter, "staff"))
+    assert response.content.startswith(b"%PDF")
+    text = squeeze(pdf_text(response.content, tmp_path))
+    assert "个人账户代扣协议" in text and "五家渠市医疗保障局" in text
+    assert "马俊（子女，身份证号码" in text and "代扣期限" in text
+    assert "经办窗口" in text  # the channel
+    assert letter.verification_code in text
+
+
+def _staff(username):
+    from accounts.models import User
+
+    return User.objects.get(username=username)
