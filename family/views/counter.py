@@ -30,13 +30,12 @@ from family.forms.counter_actions import (
 )
 from family.forms.member import OrderMoveForm
 from family.models import Authorization, Relationship
+from family.views.member import ORDER_MOVED, ORDER_ROW_GONE, order_move  # noqa: F401 (tests)
 
 COUNTER = AuditEntry.Channel.COUNTER
 
 REVOKED = _("已解除%(member)s的共济授权（主账户人：%(holder)s），即时生效。")
 RELATIONSHIP_ENDED = _("已终止%(holder)s的家庭共济关系，全部共济成员的授权即时终止。")
-ORDER_MOVED = _("扣款顺序已更新：%(holder)s现排在第%(position)s位。")
-ORDER_ROW_GONE = _("该主账户人已不在扣款顺序中，请查看最新的顺序后再调整")
 STATUS_CHANGED = _("已将%(name)s的参保状态变更为“%(status)s”。")
 STATUS_ENDED_RELATIONSHIPS = _(
     "其作为主账户人和共济成员的有效授权已即时终止，相关各方已收到通知（R14）。"
@@ -156,25 +155,7 @@ class MemberOrderView(CounterMixin, View):
 
     def post(self, request, *args, **kwargs):
         member = self._member()
-        form = OrderMoveForm(request.POST)
-        if not form.is_valid():
-            return self._render(member, error=services.ORDER_MISMATCH)
-        rows = selectors.deduction_order_for(member=member)
-        wanted = form.cleaned_data["authorization"]
-        item = next((a for a in rows if a.public_id == wanted), None)
-        if item is None:
-            return self._render(member, error=ORDER_ROW_GONE, rows=rows)
-        try:
-            services.deduction_order_move(
-                authorization=item, direction=form.step, actor=request.user, channel=COUNTER
-            )
-        except ValidationError as exc:
-            return self._render(member, error=" ".join(exc.messages))
-        position = min(max(rows.index(item) + 1 + form.step, 1), len(rows))
-        messages.success(
-            request, str(ORDER_MOVED) % {"holder": item.holder.name, "position": position}
-        )
-        return redirect(request.path)
+        return order_move(request, member=member, channel=COUNTER, render=self._render)
 
     def _render(self, member, *, error=None, rows=None):
         if rows is None:

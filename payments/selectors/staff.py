@@ -23,7 +23,8 @@ from accounts.selectors import person_get_for_staff, region_in_staff_scope
 from family import selectors as family_selectors
 from family.models import Authorization, CommitmentLetter, Relationship
 
-from ..models import ZERO, LedgerAccount, LedgerLeg
+from ..models import LedgerAccount, LedgerLeg
+from .balance import balance_of
 
 RECENT = 20
 
@@ -108,17 +109,6 @@ def _entries(person: InsuredPerson) -> list[LedgerLeg]:
     )
 
 
-def _balance(person: InsuredPerson) -> Decimal | None:
-    if person.scheme != InsuredPerson.Scheme.EMPLOYEE:
-        return None
-    balance = (
-        LedgerAccount.objects.filter(person=person, kind=LedgerAccount.Kind.PERSONAL)
-        .values_list("balance", flat=True)
-        .first()
-    )
-    return ZERO if balance is None else balance
-
-
 def person_page_for_staff(
     *, user: User, public_id, at: dt.datetime | None = None
 ) -> StaffPersonPage:
@@ -151,7 +141,7 @@ def person_page_for_staff(
         person=person,
         masked_phone=mask_phone(person.phone),
         activated=person.user_id is not None,
-        balance=_balance(person),
+        balance=balance_of(person),
         held=held,
         as_member=as_member,
         live_holders_count=sum(1 for a in as_member if a.is_live),
