@@ -232,3 +232,7 @@ LOGGING = {
 # while the upload streams in and again by the service.
 COUNTER_SCAN_ROOT = env.path("COUNTER_SCAN_ROOT", default=BASE_DIR / "private" / "scans")
 COUNTER_SCAN_MAX_BYTES = env.int("COUNTER_SCAN_MAX_BYTES", default=5 * 1024 * 1024)
+
+# Printable letters (issue 7): the public address the QR code of a printed letter points at
+# (https://…/verify/<code>). Empty: the address of the request that renders it.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="")
