@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from . import idnumber
 
@@ -361,51 +362,52 @@ class InsuredPerson(models.Model):
             self.sex = facts.sex
 
 
-# What staff read for an audit action code (issue 6). Codes are written by the services of every
-# app; a code missing here is shown as it is.
+# What staff read for an audit action code (issue 6): an event that happened (the context keeps
+# these apart from the same words on buttons). Codes are written by the services of every app; a
+# code missing here is shown as it is.
 AUDIT_ACTION_LABELS = {
-    "person.register": _("登记参保人"),
-    "person.activate": _("激活网上服务账号"),
-    "person.status_change": _("变更参保状态"),
-    "user.password_change": _("修改密码"),
-    "relationship.create": _("建立家庭共济关系"),
-    "relationship.end": _("终止家庭共济关系"),
-    "authorization.create": _("绑定共济成员"),
-    "authorization.consent": _("成员答复绑定"),
-    "authorization.start": _("共济授权生效"),
-    "authorization.window_change": _("变更授权期限"),
-    "authorization.cap": _("设置单笔支付上限"),
-    "authorization.revoke": _("解除共济授权"),
-    "authorization.leave": _("成员退出共济"),
-    "authorization.lapse": _("确认超期失效"),
-    "authorization.expire": _("授权到期"),
-    "authorization.terminate": _("参保状态变化终止授权"),
-    "letter.sign": _("签署承诺书"),
-    "member.deduction_order": _("设置扣款顺序"),
-    "guardianship.register": _("登记监护关系"),
-    "counter_binding.start": _("窗口绑定：开始办理"),
-    "counter_binding.member_add": _("窗口绑定：添加成员"),
-    "counter_binding.member_remove": _("窗口绑定：移除成员"),
-    "counter_binding.documents": _("窗口绑定：记录查验材料"),
-    "counter_binding.letter_print": _("窗口绑定：打印承诺书"),
-    "counter_binding.scan_attach": _("窗口绑定：上传签字件"),
-    "counter_binding.submit": _("窗口绑定：提交审核"),
-    "counter_binding.done": _("窗口绑定：生效"),
-    "counter_binding.approve": _("窗口绑定：审核同意"),
-    "counter_binding.reject": _("窗口绑定：审核驳回"),
-    "counter_binding.cancel": _("窗口绑定：作废"),
-    "account.credit": _("个人账户划入"),
-    "account.credit_import": _("导入划入文件"),
-    "settlement.create": _("医药费用结算"),
-    "settlement.refund": _("结算退费"),
-    "premium.pay": _("个账代缴居民医保费"),
-    "filing.create": _("异地就医备案"),
-    "filing.end": _("终止异地就医备案"),
-    "institution.create": _("登记定点医药机构"),
-    "institution.designation_set": _("变更定点资格"),
-    "institution.secret_rotate": _("更换机构接口密钥"),
-    "ledger.reconcile": _("个人账户对账"),
-    "audit.export": _("导出审计记录"),
+    "person.register": pgettext_lazy("audit action", "登记参保人"),
+    "person.activate": pgettext_lazy("audit action", "激活网上服务账号"),
+    "person.status_change": pgettext_lazy("audit action", "变更参保状态"),
+    "user.password_change": pgettext_lazy("audit action", "修改密码"),
+    "relationship.create": pgettext_lazy("audit action", "建立家庭共济关系"),
+    "relationship.end": pgettext_lazy("audit action", "终止家庭共济关系"),
+    "authorization.create": pgettext_lazy("audit action", "绑定共济成员"),
+    "authorization.consent": pgettext_lazy("audit action", "成员答复绑定"),
+    "authorization.start": pgettext_lazy("audit action", "共济授权生效"),
+    "authorization.window_change": pgettext_lazy("audit action", "变更授权期限"),
+    "authorization.cap": pgettext_lazy("audit action", "设置单笔支付上限"),
+    "authorization.revoke": pgettext_lazy("audit action", "解除共济授权"),
+    "authorization.leave": pgettext_lazy("audit action", "成员退出共济"),
+    "authorization.lapse": pgettext_lazy("audit action", "确认超期失效"),
+    "authorization.expire": pgettext_lazy("audit action", "授权到期"),
+    "authorization.terminate": pgettext_lazy("audit action", "参保状态变化终止授权"),
+    "letter.sign": pgettext_lazy("audit action", "签署承诺书"),
+    "member.deduction_order": pgettext_lazy("audit action", "设置扣款顺序"),
+    "guardianship.register": pgettext_lazy("audit action", "登记监护关系"),
+    "counter_binding.start": pgettext_lazy("audit action", "窗口绑定：开始办理"),
+    "counter_binding.member_add": pgettext_lazy("audit action", "窗口绑定：添加成员"),
+    "counter_binding.member_remove": pgettext_lazy("audit action", "窗口绑定：移除成员"),
+    "counter_binding.documents": pgettext_lazy("audit action", "窗口绑定：记录查验材料"),
+    "counter_binding.letter_print": pgettext_lazy("audit action", "窗口绑定：打印承诺书"),
+    "counter_binding.scan_attach": pgettext_lazy("audit action", "窗口绑定：上传签字件"),
+    "counter_binding.submit": pgettext_lazy("audit action", "窗口绑定：提交审核"),
+    "counter_binding.done": pgettext_lazy("audit action", "窗口绑定：生效"),
+    "counter_binding.approve": pgettext_lazy("audit action", "窗口绑定：审核同意"),
+    "counter_binding.reject": pgettext_lazy("audit action", "窗口绑定：审核驳回"),
+    "counter_binding.cancel": pgettext_lazy("audit action", "窗口绑定：作废"),
+    "account.credit": pgettext_lazy("audit action", "个人账户划入"),
+    "account.credit_import": pgettext_lazy("audit action", "导入划入文件"),
+    "settlement.create": pgettext_lazy("audit action", "医药费用结算"),
+    "settlement.refund": pgettext_lazy("audit action", "结算退费"),
+    "premium.pay": pgettext_lazy("audit action", "个账代缴居民医保费"),
+    "filing.create": pgettext_lazy("audit action", "异地就医备案"),
+    "filing.end": pgettext_lazy("audit action", "终止异地就医备案"),
+    "institution.create": pgettext_lazy("audit action", "登记定点医药机构"),
+    "institution.designation_set": pgettext_lazy("audit action", "变更定点资格"),
+    "institution.secret_rotate": pgettext_lazy("audit action", "更换机构接口密钥"),
+    "ledger.reconcile": pgettext_lazy("audit action", "个人账户对账"),
+    "audit.export": pgettext_lazy("audit action", "导出审计记录"),
 }
 
 
