@@ -45,11 +45,9 @@ def notification_get_for_user(
     (not 403): whether someone else's message exists is not revealed."""
     if not user.is_authenticated:  # user.pk None would match recipients without a login
         raise Http404
-    try:
-        key = public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
-    except ValueError as exc:
-        raise Http404 from exc
-    item = Notification.objects.filter(public_id=key, recipient__user_id=user.pk).first()
+    item = Notification.objects.filter(
+        public_id=uuid_or_404(public_id), recipient__user_id=user.pk
+    ).first()
     if item is None:
         raise Http404
     return item
@@ -99,7 +97,9 @@ def region_in_staff_scope(*, user, region_id: int | None) -> bool:
     return regions is None or region_id in regions
 
 
-def _uuid_or_404(public_id: uuid.UUID | str) -> uuid.UUID:
+def uuid_or_404(public_id: uuid.UUID | str) -> uuid.UUID:
+    """A public id from a URL or a form as a UUID; anything else is a 404 (never a 500), for
+    every app's fetches by public id."""
     try:
         return public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
     except ValueError as exc:
@@ -113,7 +113,7 @@ def person_get_for_staff(*, user, public_id: uuid.UUID | str) -> InsuredPerson:
         in_staff_scope(
             InsuredPerson.objects.select_related("region", "user"), user=user, region_field="region"
         )
-        .filter(public_id=_uuid_or_404(public_id))
+        .filter(public_id=uuid_or_404(public_id))
         .first()
     )
     if person is None:

@@ -4,7 +4,6 @@ with their people and regions in one query (select_related), never one query per
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -14,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import idnumber
 from accounts.models import InsuredPerson, RegionPolicy, User
+from accounts.selectors import in_staff_scope, uuid_or_404
 
 from .. import hooks
 from ..models import Authorization, CommitmentLetter, Guardianship, Relationship
@@ -221,17 +221,10 @@ def consents_pending_for(*, person: InsuredPerson, at: dt.datetime) -> list[Auth
     )
 
 
-def _uuid(value) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise Http404 from exc
-
-
 def authorization_get_for_holder(*, user: User, public_id) -> Authorization:
     """Only the holder's own login gets it; anyone else gets 404 (not 403: nothing is revealed)."""
     item = (
-        _with_people(Authorization.objects.filter(public_id=_uuid(public_id)))
+        _with_people(Authorization.objects.filter(public_id=uuid_or_404(public_id)))
         .filter(holder__user_id=user.pk)
         .first()
     )
@@ -248,7 +241,7 @@ def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> A
     day = timezone.localtime(at).date()
     ward_ids = Guardianship.objects.valid_on(day).filter(guardian=person).values("ward_id")
     item = (
-        _with_people(Authorization.objects.filter(public_id=_uuid(public_id)))
+        _with_people(Authorization.objects.filter(public_id=uuid_or_404(public_id)))
         .filter(Q(member=person) | Q(member_id__in=ward_ids))
         .first()
     )
@@ -260,7 +253,7 @@ def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> A
 def letter_get_for_holder(*, user: User, public_id) -> CommitmentLetter:
     item = (
         CommitmentLetter.objects.select_related("holder__region", "signed_by")
-        .filter(public_id=_uuid(public_id), holder__user_id=user.pk)
+        .filter(public_id=uuid_or_404(public_id), holder__user_id=user.pk)
         .first()
     )
     if item is None:
@@ -276,7 +269,9 @@ def member_get_for_order(*, user: User, public_id, at: dt.datetime) -> InsuredPe
     if person is None:
         raise Http404
     member = (
-        InsuredPerson.objects.select_related("region").filter(public_id=_uuid(public_id)).first()
+        InsuredPerson.objects.select_related("region")
+        .filter(public_id=uuid_or_404(public_id))
+        .first()
     )
     if member is None or not may_set_order(actor_person=person, member=member, at=at):
         raise Http404
@@ -351,11 +346,10 @@ def label_all(items: list[Authorization], *, at: dt.datetime) -> list[Authorizat
 
 def authorization_get_for_staff(*, user: User, public_id) -> Authorization:
     """An authorization whose holder is of the staff user's regions, with its people."""
-    from accounts.selectors import in_staff_scope
 
     item = (
         in_staff_scope(
-            _with_people(Authorization.objects.filter(public_id=_uuid(public_id))),
+            _with_people(Authorization.objects.filter(public_id=uuid_or_404(public_id))),
             user=user,
             region_field="holder__region",
         )
@@ -369,7 +363,6 @@ def authorization_get_for_staff(*, user: User, public_id) -> Authorization:
 
 def relationship_get_for_staff(*, user: User, public_id) -> Relationship:
     """A relationship whose holder is of the staff user's regions, with its holder."""
-    from accounts.selectors import in_staff_scope
 
     item = (
         in_staff_scope(
@@ -377,7 +370,7 @@ def relationship_get_for_staff(*, user: User, public_id) -> Relationship:
             user=user,
             region_field="holder__region",
         )
-        .filter(public_id=_uuid(public_id))
+        .filter(public_id=uuid_or_404(public_id))
         .first()
     )
     if item is None:

@@ -4,22 +4,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 
 from accounts.models import InsuredPerson, User
-from accounts.selectors import in_staff_scope
+from accounts.selectors import in_staff_scope, uuid_or_404
 
 from ..models import Authorization, CounterBinding, CounterBindingMember, Relationship
-
-
-def _uuid_or_404(value) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError as exc:
-        raise Http404 from exc
 
 
 def _bindings_for_staff(*, user: User) -> QuerySet[CounterBinding]:
@@ -46,7 +37,7 @@ def counter_binding_get_for_staff(*, user: User, public_id) -> CounterBinding:
     binding = (
         _bindings_for_staff(user=user)
         .prefetch_related(_members_prefetch())
-        .filter(public_id=_uuid_or_404(public_id))
+        .filter(public_id=uuid_or_404(public_id))
         .first()
     )
     if binding is None:

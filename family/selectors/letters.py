@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
 from dataclasses import dataclass
 
 from django.db.models import OuterRef, Subquery
@@ -18,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, mask_name
-from accounts.selectors import in_staff_scope
+from accounts.selectors import in_staff_scope, uuid_or_404
 
 from ..letter_print import member_lines, region_name
 from ..models import CommitmentLetter, Relationship
@@ -31,13 +30,6 @@ SUPERSEDED = _("已被新的承诺书取代")
 RELATIONSHIP_ENDED = _("家庭共济关系已终止")
 
 
-def _uuid_or_404(value) -> uuid.UUID:
-    try:
-        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
-    except ValueError as exc:
-        raise Http404 from exc
-
-
 def letter_get_for_staff(*, user: User, public_id) -> CommitmentLetter:
     """A letter whose holder is of the staff user's regions (404 for any other, whether it
     exists or not), with the holder and region (one query, plus the user's regions once)."""
@@ -47,7 +39,7 @@ def letter_get_for_staff(*, user: User, public_id) -> CommitmentLetter:
             user=user,
             region_field="holder__region",
         )
-        .filter(public_id=_uuid_or_404(public_id))
+        .filter(public_id=uuid_or_404(public_id))
         .first()
     )
     if item is None:
