@@ -189,11 +189,13 @@ def settlement_request(jobs: list[Job]) -> Request:
         }
         body = json.dumps(payload, separators=(",", ":")).encode()
         timestamp = str(int(time.time()))
-        message = f"{timestamp}\nPOST\n{SETTLEMENTS_PATH}\n{hashlib.sha256(body).hexdigest()}"
+        digest = hashlib.sha256(body).hexdigest()
+        message = f"2\n{timestamp}\nPOST\n{SETTLEMENTS_PATH}\n{job.key}\n{digest}"
         headers = {
             "Content-Type": "application/json",
             "X-Institution-Code": job.institution,
             "X-Timestamp": timestamp,
+            "X-Signature-Version": "2",
             "X-Signature": hmac.new(job.secret.encode(), message.encode(), "sha256").hexdigest(),
             "Idempotency-Key": job.key,
         }

@@ -169,6 +169,29 @@ class Institution(models.Model):
         return f"{self.code} {self.name}"
 
 
+class ApiRequestSeen(models.Model):
+    """A signed POST of the institution API, remembered while its timestamp is valid (±300 s),
+    so that the same signed request sent again is recognised as a replay (issue 13). Rows older
+    than the window are deleted by the insert that remembers the next one."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    signature = models.CharField(_("签名"), max_length=64)
+    signed_at = models.BigIntegerField(_("签名时间戳"))
+
+    class Meta:
+        verbose_name = _("已受理的接口签名")
+        verbose_name_plural = _("已受理的接口签名")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "signature"], name="apirequest_signature_once"
+            )
+        ]
+        indexes = [models.Index(fields=["institution", "signed_at"], name="apirequest_window")]
+
+    def __str__(self) -> str:
+        return f"{self.signature[:12]}… @ {self.signed_at}"
+
+
 class OutOfRegionFiling(models.Model):
     """异地就医备案 (R19): mutual aid pays for care outside the member's region only with this."""
 

@@ -8,12 +8,14 @@ Standard library only, so an integrator can copy it. The defaults are the demo c
     python scripts/post_settlement.py --url http://127.0.0.1:8011 --amount 88.00 \\
         --patient 659004201503092644 --institution XJ-HOSP-001 --secret demo-secret-xj-hosp-001
 
-Signature (the whole recipe):
-    string_to_sign = X-Timestamp + "\\n" + METHOD + "\\n" + path + "\\n" + hex(sha256(body))
+Signature, version 2 (the whole recipe; header X-Signature-Version: 2):
+    string_to_sign = "2" + "\\n" + X-Timestamp + "\\n" + METHOD + "\\n" + path + "\\n"
+                     + Idempotency-Key + "\\n" + hex(sha256(body))
     X-Signature    = hex(HMAC-SHA256(api_secret, string_to_sign))
-Sign the exact bytes you send; `path` has no query string; the timestamp is unix seconds and
-must be within 300 s of the server's clock. Re-sending with the same Idempotency-Key and the
-same body returns the original settlement (header Idempotent-Replayed: true), never a second one.
+Sign the exact bytes you send; `path` has no query string; a GET signs an empty key line; the
+timestamp is unix seconds and must be within 300 s of the server's clock. Re-sending with the
+same Idempotency-Key and the same body returns the original settlement (header
+Idempotent-Replayed: true), never a second one; the key is signed, so it cannot be swapped.
 """
 
 from __future__ import annotations
@@ -31,16 +33,25 @@ import urllib.request
 import uuid
 
 
-def signed_headers(*, code: str, secret: str, method: str, path: str, body: bytes) -> dict:
+def signed_headers(
+    *, code: str, secret: str, method: str, path: str, body: bytes, key: str = ""
+) -> dict:
+    """The headers of one signed request (signature version 2). `key` is the Idempotency-Key of
+    a POST (sent and signed); a GET has none."""
     timestamp = str(int(time.time()))
-    message = f"{timestamp}\n{method}\n{path}\n{hashlib.sha256(body).hexdigest()}"
+    digest = hashlib.sha256(body).hexdigest()
+    message = "\n".join(("2", timestamp, method, path, key, digest))
     signature = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
-    return {
+    headers = {
         "Content-Type": "application/json",
         "X-Institution-Code": code,
         "X-Timestamp": timestamp,
+        "X-Signature-Version": "2",
         "X-Signature": signature,
     }
+    if key:
+        headers["Idempotency-Key"] = key
+    return headers
 
 
 def main() -> int:
@@ -52,6 +63,12 @@ def main() -> int:
     parser.add_argument("--category", default="outpatient")
     parser.add_argument("--amount", default="120.50", help="a string, two decimals at most")
     parser.add_argument("--key", default=None, help="Idempotency-Key (default: a new UUID)")
+    parser.add_argument(
+        "--occurred-at",
+        default=None,
+        help="ISO 8601 with offset (default: the start of this hour, so that a rerun with the "
+        "same --key within the hour sends the same body and is answered as a replay)",
+    )
     args = parser.parse_args()
 
     base = urllib.parse.urlsplit(args.url)
@@ -62,14 +79,19 @@ def main() -> int:
         "patient_id_number": args.patient,
         "category": args.category,
         "amount": args.amount,
-        "occurred_at": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "occurred_at": args.occurred_at
+        or dt.datetime.now().astimezone().replace(minute=0, second=0).isoformat(timespec="seconds"),
         "items": [{"name": "门诊诊查费", "amount": args.amount}],
     }
     body = json.dumps(payload, ensure_ascii=False).encode()
     headers = signed_headers(
-        code=args.institution, secret=args.secret, method="POST", path=path, body=body
+        code=args.institution,
+        secret=args.secret,
+        method="POST",
+        path=path,
+        body=body,
+        key=args.key or str(uuid.uuid4()),
     )
-    headers["Idempotency-Key"] = args.key or str(uuid.uuid4())
     request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
         urllib.parse.urlunsplit((base.scheme, base.netloc, path, "", "")),
         data=body,

@@ -18,11 +18,14 @@ class Utf8JSONRenderer(JSONRenderer):
 
 api = NinjaAPI(
     title="Family mutual aid – institution API",
-    version="1.0.0",
+    # 2.0.0 (issue 13): signature version 2 signs the Idempotency-Key and a signed request is
+    # remembered while its timestamp is valid; version 1 signatures are refused. The paths and
+    # fields are unchanged, so the path stays /api/v1/.
+    version="2.0.0",
     description=(
         "Direct settlement at designated institutions from the employee medical-insurance "
-        "personal account with family mutual aid. Every request is signed (see the security "
-        'scheme); every error is {"error": {"code", "message"}}.'
+        "personal account with family mutual aid. Every request is signed (signature version "
+        '2, see the security scheme); every error is {"error": {"code", "message"}}.'
     ),
     openapi_url="/openapi.json",
     docs_url=None,

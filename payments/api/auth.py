@@ -1,13 +1,20 @@
-"""Request signing of the institution API: HMAC-SHA256 with the institution's API secret.
+"""Request signing of the institution API, signature version 2: HMAC-SHA256 with the
+institution's API secret over the timestamp, method, path, Idempotency-Key and body.
 
-    string_to_sign = X-Timestamp + "\\n" + METHOD + "\\n" + path + "\\n" + hex(sha256(raw body))
+    string_to_sign = "2" + "\\n" + X-Timestamp + "\\n" + METHOD + "\\n" + path + "\\n"
+                     + Idempotency-Key + "\\n" + hex(sha256(raw body))
     X-Signature    = hex(HMAC-SHA256(api_secret, string_to_sign))
 
-`path` is the request path without the query string; a GET signs the sha256 of an empty body.
+Sent with `X-Signature-Version: 2`. `path` is the request path without the query string; a GET
+has no Idempotency-Key (an empty line) and signs the sha256 of an empty body. Version 1 did not
+sign the key, so a captured POST could be sent again under a fresh key and pay again (issue 13):
+it is refused with 401 unsupported_signature_version.
+
 The timestamp (unix seconds) must be within 300 s of the server's clock, which bounds how long a
-captured request can be replayed; a replayed POST is harmless anyway, it carries its
-Idempotency-Key. No cookies, no session: CSRF does not apply (ninja exempts its views and checks
-CSRF only for cookie authentication)."""
+captured request can be replayed; within that window every POST signature is remembered once
+(`ApiRequestSeen`): the same signature again is answered as the replay it is (the original
+result, `Idempotent-Replayed: true`) when the first request settled or refunded, and refused
+with 409 replayed_request when it did not. No cookies, no session: CSRF does not apply."""
 
 from __future__ import annotations
 
@@ -19,13 +26,17 @@ import time
 from django.http import HttpRequest
 from ninja.security.base import AuthBase
 
+from .. import services
 from ..models import Institution
+from ..services.institutions import REPLAY_WINDOW_SECONDS
 from ..services.settlement import NOT_DESIGNATED
 from . import errors
 from .errors import ApiError
 
-MAX_SKEW_SECONDS = 300
+SIGNATURE_VERSION = "2"
+MAX_SKEW_SECONDS = REPLAY_WINDOW_SECONDS
 _TIMESTAMP = re.compile(r"^\d{1,12}$")
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def body_sha256(request: HttpRequest) -> str:
@@ -34,8 +45,12 @@ def body_sha256(request: HttpRequest) -> str:
     return hashlib.sha256(request.body).hexdigest()
 
 
-def string_to_sign(*, timestamp: str, method: str, path: str, body_hash: str) -> str:
-    return f"{timestamp}\n{method.upper()}\n{path}\n{body_hash}"
+def string_to_sign(
+    *, timestamp: str, method: str, path: str, idempotency_key: str, body_hash: str
+) -> str:
+    return "\n".join(
+        (SIGNATURE_VERSION, timestamp, method.upper(), path, idempotency_key, body_hash)
+    )
 
 
 def signature_for(*, secret: str, message: str) -> str:
@@ -43,15 +58,18 @@ def signature_for(*, secret: str, message: str) -> str:
 
 
 class InstitutionSignature(AuthBase):
-    """ninja authentication: returns the Institution (request.auth) or raises ApiError."""
+    """ninja authentication: returns the Institution (request.auth) or raises ApiError. Sets
+    `request.signature_seen` on a POST whose signature was already used (a replay)."""
 
     openapi_type = "apiKey"
     openapi_in = "header"
     openapi_name = "X-Signature"
     openapi_description = (
-        "Headers X-Institution-Code, X-Timestamp (unix seconds, ±300 s) and X-Signature = hex "
-        "HMAC-SHA256(api_secret, X-Timestamp + '\\n' + METHOD + '\\n' + path + '\\n' + "
-        "hex sha256 of the raw body)."
+        "Signature version 2. Headers X-Institution-Code, X-Timestamp (unix seconds, ±300 s), "
+        "X-Signature-Version: 2 and X-Signature = hex HMAC-SHA256(api_secret, '2' + '\\n' + "
+        "X-Timestamp + '\\n' + METHOD + '\\n' + path + '\\n' + Idempotency-Key (empty for GET) "
+        "+ '\\n' + hex sha256 of the raw body). The same signed request sent again within the "
+        "window is answered as a replay (or 409 replayed_request if the first did not succeed)."
     )
 
     def __call__(self, request: HttpRequest) -> Institution:
@@ -60,6 +78,10 @@ class InstitutionSignature(AuthBase):
         signature = request.headers.get("X-Signature", "").strip().lower()
         if not (code and timestamp and signature):
             raise ApiError(401, "auth_headers_missing", errors.AUTH_HEADERS_MISSING)
+        if request.headers.get("X-Signature-Version", "").strip() != SIGNATURE_VERSION:
+            raise ApiError(
+                401, "unsupported_signature_version", errors.UNSUPPORTED_SIGNATURE_VERSION
+            )
         institution = Institution.objects.select_related("region").filter(code=code[:32]).first()
         if institution is None:
             raise ApiError(401, "unknown_institution", errors.UNKNOWN_INSTITUTION)
@@ -73,12 +95,18 @@ class InstitutionSignature(AuthBase):
                 timestamp=timestamp,
                 method=request.method or "",
                 path=request.path,
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
                 body_hash=body_sha256(request),
             ),
         )
-        if not hmac.compare_digest(expected.encode(), signature.encode()):
+        if not (
+            _HEX64.match(signature) and hmac.compare_digest(expected.encode(), signature.encode())
+        ):
             raise ApiError(401, "bad_signature", errors.BAD_SIGNATURE)
         # R17: only a designated institution settles; checked once the caller is proven.
         if not institution.designated:
             raise ApiError(403, "not_designated", NOT_DESIGNATED)
+        request.signature_seen = request.method == "POST" and not services.api_request_remember(
+            institution=institution, signature=signature, timestamp=int(timestamp)
+        )
         return institution

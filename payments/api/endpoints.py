@@ -3,6 +3,8 @@ the answer. Every refusal leaves as an exception that errors.py turns into the J
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpRequest, HttpResponse
 from ninja import Header, Router, Status
 
@@ -20,10 +22,20 @@ IDEMPOTENCY_KEY = Header(
     alias="Idempotency-Key",
     min_length=1,
     max_length=120,
-    description="Required on POST. The same key with the same body returns the original "
-    "result (header Idempotent-Replayed: true); with another body, 409 idempotency_conflict.",
+    pattern=r"^[\x21-\x7E]+$",
+    description="Required on POST, and signed (signature version 2): 1 to 120 visible ASCII "
+    "characters. The same key with the same body returns the original result (header "
+    "Idempotent-Replayed: true); with another body, 409 idempotency_conflict.",
 )
 REPLAYED = "Idempotent-Replayed"
+
+
+def _refuse_failed_replay(request: HttpRequest, answered: Callable[[], bool]) -> None:
+    """The same signed request again (issue 13): answered as the replay it is when the first
+    one was answered with a settlement or refund, refused when it was not (it may have been
+    refused for a reason that no longer holds, and nobody asked twice)."""
+    if getattr(request, "signature_seen", False) and not answered():
+        raise ApiError(409, "replayed_request", errors.REPLAYED_REQUEST)
 
 
 def _own_settlement(request: HttpRequest, public_id: str):
@@ -51,6 +63,12 @@ def settlement_create(
     occurred_at = schemas.occurred_at_from(payload.occurred_at)
     items = schemas.items_from(payload.items, amount=amount)
     id_number = schemas.id_number_from(payload.patient_id_number)
+    _refuse_failed_replay(
+        request,
+        lambda: selectors.settlement_key_used(
+            institution=request.auth, idempotency_key=idempotency_key
+        ),
+    )
     patient = selectors.patient_by_id_number(id_number=id_number)
     if patient is None:
         raise ApiError(404, "patient_not_found", errors.PATIENT_NOT_FOUND)
@@ -94,6 +112,10 @@ def settlement_refund(
 ):
     settlement = _own_settlement(request, id)
     amount = schemas.amount_from(payload.amount)
+    _refuse_failed_replay(
+        request,
+        lambda: selectors.refund_key_used(settlement=settlement, idempotency_key=idempotency_key),
+    )
     _refund, created = services.settlement_refund(
         settlement=settlement,
         amount=amount,

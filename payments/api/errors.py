@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
@@ -17,17 +19,26 @@ logger = logging.getLogger(__name__)
 MALFORMED_JSON = _("请求体不是合法的JSON")
 BAD_REQUEST = _("请求内容不符合接口定义")
 BAD_AMOUNT = _('金额须为字符串形式的正数，最多两位小数，例如 "123.45"')
-BAD_OCCURRED_AT = _("occurred_at 须为带时区的ISO 8601时间，且不得晚于当前时间5分钟以上")
+BAD_OCCURRED_AT = _(
+    "occurred_at 须为带时区的ISO 8601时间，不得晚于当前时间5分钟以上，也不得早于一年以前"
+)
 BAD_ITEM = _("明细项目名称不能为空")
 ITEMS_MISMATCH = _("明细金额合计与结算金额不一致")
 BAD_ID_NUMBER = _("身份证号码格式不正确")
 IDEMPOTENCY_KEY_REQUIRED = _("POST请求须带 Idempotency-Key 请求头")
-BAD_IDEMPOTENCY_KEY = _("Idempotency-Key 不得超过120个字符")
+BAD_IDEMPOTENCY_KEY = _("Idempotency-Key 须为1至120个可见ASCII字符（不含空格）")
 AUTH_HEADERS_MISSING = _("缺少 X-Institution-Code、X-Timestamp 或 X-Signature 请求头")
 UNKNOWN_INSTITUTION = _("机构编码不存在")
 BAD_TIMESTAMP = _("X-Timestamp 须为Unix时间（秒）")
 STALE_TIMESTAMP = _("X-Timestamp 与服务器时间相差超过300秒")
 BAD_SIGNATURE = _("签名不正确")
+UNSUPPORTED_SIGNATURE_VERSION = _(
+    "须使用第2版签名：请求头 X-Signature-Version: 2，签名串包含 Idempotency-Key（见接口说明）"
+)
+REPLAYED_REQUEST = _("该签名请求已受理过且未成功；重新发送须使用新的时间戳和签名")
+PAYLOAD_TOO_LARGE = _("请求体过大")
+METHOD_NOT_ALLOWED = _("该路径不支持此请求方法")
+DATABASE_UNAVAILABLE = _("服务暂时不可用，请稍后重试")
 NOT_FOUND = _("资源不存在")
 PATIENT_NOT_FOUND = _("未找到该参保人")
 SETTLEMENT_NOT_FOUND = _("未找到该结算")
@@ -48,8 +59,10 @@ GENERIC_CODE = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     422: "refused",
     429: "throttled",
+    503: "service_unavailable",
 }
 
 
@@ -75,9 +88,9 @@ def _validation_code(errors: list[dict]) -> tuple[str, str, str]:
     for error in errors:
         loc = [str(part) for part in error.get("loc", ())]
         if loc[:1] == ["header"] and "Idempotency-Key" in loc:
-            if error.get("type") == "string_too_long":
-                return "bad_idempotency_key", BAD_IDEMPOTENCY_KEY, ""
-            return "idempotency_key_required", IDEMPOTENCY_KEY_REQUIRED, ""
+            if error.get("type") in ("missing", "string_too_short"):
+                return "idempotency_key_required", IDEMPOTENCY_KEY_REQUIRED, ""
+            return "bad_idempotency_key", BAD_IDEMPOTENCY_KEY, ""
     error = errors[0] if errors else {}
     loc = [str(part) for part in error.get("loc", ())]
     # ninja prefixes the location with ("body", "<parameter name>").
@@ -126,6 +139,22 @@ def install_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(Http404)
     def not_found(request, exc: Http404):
         return _respond(api, request, 404, "not_found", NOT_FOUND)
+
+    @api.exception_handler(RequestDataTooBig)
+    def too_big(request, exc: RequestDataTooBig):
+        return _respond(api, request, 413, "payload_too_large", PAYLOAD_TOO_LARGE)
+
+    @api.exception_handler(DatabaseError)
+    def database_error(request, exc: DatabaseError):
+        if not isinstance(exc, OperationalError | InterfaceError):
+            return unexpected(request, exc)
+        # The database went away (restart, failover, a killed connection): nothing was
+        # committed by this request; the caller retries with the same Idempotency-Key.
+        logger.error("institution API: database unavailable on %s %s: %s", request.method,
+                     request.path, exc)  # fmt: skip
+        response = _respond(api, request, 503, "service_unavailable", DATABASE_UNAVAILABLE)
+        response["Retry-After"] = "5"
+        return response
 
     @api.exception_handler(Exception)
     def unexpected(request, exc: Exception):

@@ -7,6 +7,7 @@ services decide (an unknown category is refused with 422 ineligible_category, no
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Literal
 
@@ -18,12 +19,22 @@ from accounts import idnumber
 
 from ..models import ZERO, Settlement
 from ..services import parse_amount
-from ..services.credits import MAX_AMOUNT
+from ..services.credits import AMOUNT_PATTERN, MAX_AMOUNT
 from . import errors
 from .errors import ApiError
 
 MAX_FUTURE = dt.timedelta(minutes=5)
-MONEY = {"pattern": r"^\d{1,7}(\.\d{1,2})?$", "examples": ["123.45"]}
+# Care more than a year ago is not settled directly (the bureau's manual process handles it);
+# the bound also keeps dates that no page could show or convert (year 1) out of the ledger.
+MAX_PAST = dt.timedelta(days=366)
+MONEY = {"pattern": AMOUNT_PATTERN, "examples": ["123.45"]}
+
+
+# The contract's shape: date, "T", time to the second with optional fraction, then "Z" or an
+# offset. Python's fromisoformat alone would take week dates, a space, or no time at all.
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$", re.ASCII
+)
 
 
 class ItemIn(Schema):
@@ -54,7 +65,8 @@ class SettlementIn(Schema):
     )
     occurred_at: str = Field(
         ...,
-        description="ISO 8601 with a UTC offset; not more than 5 minutes in the future.",
+        description="ISO 8601 with a UTC offset; not more than 5 minutes in the future and not "
+        "more than 366 days in the past.",
         json_schema_extra={"format": "date-time", "examples": ["2026-11-23T09:30:00+08:00"]},
     )
     items: list[ItemIn] = Field(
@@ -126,11 +138,15 @@ def amount_from(raw: str, *, field: str = "amount") -> Decimal:
 
 
 def occurred_at_from(raw: str) -> dt.datetime:
+    if not _ISO_DATETIME.fullmatch(raw):
+        raise ApiError(400, "bad_occurred_at", errors.BAD_OCCURRED_AT)
     try:
-        value = dt.datetime.fromisoformat(raw.strip())
+        value = dt.datetime.fromisoformat(raw)
     except ValueError:
         raise ApiError(400, "bad_occurred_at", errors.BAD_OCCURRED_AT) from None
-    if timezone.is_naive(value) or value > timezone.now() + MAX_FUTURE:
+    now = timezone.now()
+    # Aware datetimes compare without overflow, whatever the year (year 1 included).
+    if timezone.is_naive(value) or not now - MAX_PAST <= value <= now + MAX_FUTURE:
         raise ApiError(400, "bad_occurred_at", errors.BAD_OCCURRED_AT)
     return value
 

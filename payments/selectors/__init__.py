@@ -14,7 +14,12 @@ from .premium import (  # noqa: F401
     premiums_for_user,
 )
 from .reconcile import reconciliation_is_stale, reconciliation_latest  # noqa: F401
-from .settlements import patient_by_id_number, settlement_get_for_institution  # noqa: F401
+from .settlements import (  # noqa: F401
+    patient_by_id_number,
+    refund_key_used,
+    settlement_get_for_institution,
+    settlement_key_used,
+)
 from .statements import (  # noqa: F401
     entries_with_counterparts,
     paid_for_member,

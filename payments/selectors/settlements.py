@@ -8,7 +8,7 @@ from django.db.models import Prefetch
 
 from accounts.models import InsuredPerson
 
-from ..models import Institution, Settlement, SettlementLine
+from ..models import Institution, Refund, Settlement, SettlementLine
 
 
 def patient_by_id_number(*, id_number: str) -> InsuredPerson | None:
@@ -29,3 +29,13 @@ def settlement_get_for_institution(*, institution: Institution, public_id) -> Se
         .prefetch_related(Prefetch("lines", queryset=lines))
         .first()
     )
+
+
+def settlement_key_used(*, institution: Institution, idempotency_key: str) -> bool:
+    return Settlement.objects.filter(
+        institution=institution, idempotency_key=idempotency_key
+    ).exists()
+
+
+def refund_key_used(*, settlement: Settlement, idempotency_key: str) -> bool:
+    return Refund.objects.filter(settlement=settlement, idempotency_key=idempotency_key).exists()

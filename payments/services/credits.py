@@ -6,8 +6,9 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -23,6 +24,14 @@ from ..models import CreditImport, LedgerAccount, LedgerTransaction
 from . import ledger
 
 MAX_AMOUNT = Decimal("9999999.99")
+# The one shape of an amount, in the API's contract (OpenAPI `pattern`), the forms and the CSV:
+# ASCII digits, at most 7 before the point, at most 2 after, no sign, blank, exponent or
+# separator. Python's Decimal alone would also take "1_000", "+1", ".5", "5." and other scripts'
+# digits (issue 13 point 10).
+AMOUNT_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,2})?$"
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+_DECIMALS = re.compile(r"^[0-9]{1,7}\.[0-9]{3,}$")  # the one mistake worth its own message
+AMOUNT_BAD_FORMAT = _("金额格式不正确，应为不超过两位小数的数字，例如 123.45")
 CSV_COLUMNS = ("id_number", "name", "amount", "month")
 CSV_ALREADY_IMPORTED = _("该文件已导入过，未重复入账")
 CSV_BAD_HEADER = _("文件首行须为列名：id_number,name,amount,month")
@@ -32,18 +41,17 @@ CSV_PERSON_NOT_FOUND = _("未找到该身份证号码和姓名对应的参保人
 
 
 def parse_amount(raw: object) -> Decimal:
-    """A money amount as text: positive, at most two decimal places, no exponent, not huge."""
-    text = str(raw).strip() if raw is not None else ""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValidationError(_("金额格式不正确"), code="bad_amount") from None
-    if not value.is_finite() or "e" in text.lower():
-        raise ValidationError(_("金额格式不正确"), code="bad_amount")
+    """A money amount as text, exactly as the contract writes it (AMOUNT_PATTERN): positive, at
+    most two decimal places, at most MAX_AMOUNT. Callers strip what a person typed around it (a
+    form field, a CSV cell); the API sends it as it is, so " 1.00" is refused there."""
+    text = raw if isinstance(raw, str) else ""
+    if not _AMOUNT.fullmatch(text):
+        if isinstance(raw, str) and _DECIMALS.fullmatch(raw):
+            raise ValidationError(_("金额最多两位小数"), code="bad_amount")
+        raise ValidationError(AMOUNT_BAD_FORMAT, code="bad_amount")
+    value = Decimal(text)
     if value <= 0:
         raise ValidationError(_("金额必须大于0"), code="bad_amount")
-    if value.as_tuple().exponent < -2:
-        raise ValidationError(_("金额最多两位小数"), code="bad_amount")
     if value > MAX_AMOUNT:
         raise ValidationError(_("金额超出允许范围"), code="bad_amount")
     return value.quantize(Decimal("0.01"))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import secrets
+import time
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import AuditEntry, RegionPolicy, User
 from accounts.services import audit_record
 
-from ..models import Institution
+from ..models import ApiRequestSeen, Institution
+
+# How long a signed request's timestamp is accepted either side of the server's clock.
+REPLAY_WINDOW_SECONDS = 300
 
 
 def institution_create(
@@ -82,3 +86,19 @@ def institution_designation_set(
             after={"designated": designated},
         )
     return locked
+
+
+def api_request_remember(*, institution: Institution, signature: str, timestamp: int) -> bool:
+    """Remember a signed request of the API; False when this signature was already seen (a
+    replay). One statement, in its own (autocommit) transaction so that a replay racing the
+    original sees it: it also forgets the institution's signatures whose window has passed."""
+    stale_before = int(time.time()) - 2 * REPLAY_WINDOW_SECONDS
+    table = ApiRequestSeen._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH forgotten AS (DELETE FROM {table} WHERE institution_id = %s AND signed_at < %s) "  # noqa: S608 - our own table name
+            f"INSERT INTO {table} (institution_id, signature, signed_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (institution_id, signature) DO NOTHING RETURNING id",
+            [institution.pk, stale_before, institution.pk, signature, timestamp],
+        )
+        return cursor.fetchone() is not None

@@ -41,6 +41,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Under /api/: 413 before a large body is read, and every error answer in the JSON shape.
+    "payments.api.middleware.ApiEdgesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -226,6 +228,11 @@ LOGGING = {
         "django_redis": {"level": "WARNING"},
     },
 }
+
+# Institution API (issue 13): where it is mounted, and the largest body it reads (a settlement
+# with its 500 items is far below this).
+API_PATH_PREFIX = "/api/"
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 
 # Counter binding (issue 6, R18): scans of signed letters are kept outside MEDIA_ROOT and never
 # served by a URL (staff download them through a region-scoped view); the size limit is checked

@@ -36,9 +36,10 @@ def secret_of(code: str) -> str:
     return f"demo-secret-{code.lower()}"  # ../shared/demo-cast.md
 
 
-def sign(*, secret: str, timestamp: str, method: str, path: str, body: bytes) -> str:
-    """The recipe of the README, written out again here so the server's copy is checked."""
-    message = f"{timestamp}\n{method}\n{path}\n{hashlib.sha256(body).hexdigest()}"
+def sign(*, secret: str, timestamp: str, method: str, path: str, body: bytes, key: str = "") -> str:
+    """The recipe of the README (signature version 2), written out again here so the server's
+    copy is checked."""
+    message = f"2\n{timestamp}\n{method}\n{path}\n{key}\n{hashlib.sha256(body).hexdigest()}"
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
@@ -55,20 +56,25 @@ def call(
     signature: str | None = None,
     omit: tuple[str, ...] = (),
     client: Client | None = None,
+    version: str = "2",
 ):
     """A signed request as an institution would send it; every answer is checked for a full
     identity number, whatever the test asserts next."""
     body = raw if raw is not None else b"" if payload is None else json.dumps(payload).encode()
     timestamp = str(int(NOW.timestamp()) + skew)
+    if method == "POST" and key == "auto":
+        key = uuid.uuid4().hex
+    signed_key = key if method == "POST" and key is not None else ""
     headers = {
         "X-Institution-Code": code,
         "X-Timestamp": timestamp,
+        "X-Signature-Version": version,
         "X-Signature": signature
         or sign(secret=secret or secret_of(code), timestamp=timestamp, method=method, path=path,
-                body=body),
+                body=body, key=signed_key),
     }  # fmt: skip
     if method == "POST" and key is not None:
-        headers["Idempotency-Key"] = uuid.uuid4().hex if key == "auto" else key
+        headers["Idempotency-Key"] = key
     for name in omit:
         headers.pop(name, None)
     client = client or Client()
