@@ -1,8 +1,23 @@
 import pytest
 from django.core.cache import cache
+from hypothesis import HealthCheck, settings
 
 from accounts.demo import seed_accounts
 from accounts.models import InsuredPerson
+
+# One hypothesis profile for the whole suite: examples are judged, not timed. On a loaded 2-core
+# machine (CI beside another run, browser tests) generation and the database are slower, and a
+# timing health check or deadline would fail a correct test. `derandomize` keeps a run
+# repeatable: the same examples on every machine, so CI cannot go red on a new draw that a
+# developer never saw (the seed to reproduce is then always the same).
+settings.register_profile(
+    "portal",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    derandomize=True,
+    print_blob=True,
+)
+settings.load_profile("portal")
 
 
 @pytest.fixture(autouse=True)

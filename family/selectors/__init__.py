@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -112,6 +113,40 @@ def authorizations_usable_for(*, member: InsuredPerson, at: dt.datetime) -> list
         )
     )
     return _ordered(member, items)
+
+
+def authorizations_lock_usable_for(
+    *, member: InsuredPerson, at: dt.datetime
+) -> list[Authorization]:
+    """`authorizations_usable_for` for a payment, inside its transaction (issue 13 point 4).
+
+    The member, the holders and their authorizations are share-locked (FOR SHARE; persons
+    first, then authorizations, each in ascending id order, the order every writer of the
+    family app takes) and then read again. A revoke, leave, end, window or status change takes
+    FOR NO KEY UPDATE on one of those rows, which conflicts: either it committed before the
+    locks were granted, and the second read sees it, or it waits until the payment commits.
+    So once such a change has returned, no payment can use what it ended. An authorization
+    granted between the two reads is left for the next payment."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("authorizations_lock_usable_for runs inside the payment's transaction")
+    candidates = authorizations_usable_for(member=member, at=at)
+    _share_lock(InsuredPerson, {member.pk, *(a.holder_id for a in candidates)})
+    if not candidates:
+        return []
+    _share_lock(Authorization, {a.pk for a in candidates})
+    ids = {a.pk for a in candidates}
+    return [a for a in authorizations_usable_for(member=member, at=at) if a.pk in ids]
+
+
+def _share_lock(model, ids: set[int]) -> None:
+    """SELECT … FOR SHARE of these rows in ascending id order (Django's select_for_update has
+    no FOR SHARE: several payments for one member must not wait for each other)."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",  # noqa: S608 - our table
+            [sorted(ids)],
+        )
 
 
 def deduction_order_for(*, member: InsuredPerson) -> list[Authorization]:

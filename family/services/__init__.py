@@ -731,8 +731,9 @@ def authorization_window_change(
     current start (an authorization already running keeps its start)."""
     with transaction.atomic():
         at = _now(at)
-        authorization = _lock_authorization(authorization)
+        # Persons before authorizations, as everywhere (payments share-lock both in that order).
         holder = _lock_persons([authorization.holder])[authorization.holder_id]
+        authorization = _lock_authorization(authorization)
         if not authorization.is_live:
             raise ValidationError(NOT_LIVE, code="R15")
         _check_actor_is_holder(holder, actor, channel)

@@ -190,10 +190,12 @@ def premium_pay(
 
 
 def _pay(*, holder, member, year, pay_type, key, actor, channel, at) -> PremiumPayment:
+    # Share-locked until commit, like a settlement (issue 13 point 4): the member, the holders
+    # and their authorizations; premium_check reads them again under these locks.
+    usable = family_selectors.authorizations_lock_usable_for(member=member, at=at)
     # Fresh rows: every check runs on what is true now, not on what the page read.
     people = InsuredPerson.objects.select_related("region").in_bulk([holder.pk, member.pk])
     holder, member = people[holder.pk], people[member.pk]
-    usable = family_selectors.authorizations_usable_for(member=member, at=at)
     payers = premium_payers(holder=holder, member=member, pay_type=pay_type, usable=usable)
     paying = {a.holder.pk: a.holder for a in payers}
     if pay_type == PayType.PERSONAL and holder.is_employee:

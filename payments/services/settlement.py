@@ -124,14 +124,18 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
     if amount <= ZERO:
         raise ValidationError(AMOUNT_NOT_POSITIVE, code="bad_amount")
 
-    normal = InsuredPerson.Status.NORMAL
+    # R9, R10, R14: checked at this instant, in deduction order, with the people and the
+    # authorizations share-locked until commit: a revoke, leave, end or status change that has
+    # returned is seen, one that comes later waits for this payment (issue 13 point 4).
+    authorizations = family_selectors.authorizations_lock_usable_for(member=patient, at=at)
+    if not _mutual_aid_allowed(patient=patient, institution=institution, at=at):
+        authorizations = []
+    patient.refresh_from_db(fields=["status", "scheme"])  # locked now: its status is current
     own_id = None
-    if patient.scheme == InsuredPerson.Scheme.EMPLOYEE and patient.status == normal:
+    if patient.scheme == InsuredPerson.Scheme.EMPLOYEE and patient.status == (
+        InsuredPerson.Status.NORMAL
+    ):
         own_id = ledger.personal_account_for(patient).pk
-    authorizations = []
-    if _mutual_aid_allowed(patient=patient, institution=institution, at=at):
-        # R9, R10, R14: checked at this instant, in deduction order.
-        authorizations = family_selectors.authorizations_usable_for(member=patient, at=at)
     holder_account_ids = ledger.personal_account_ids_for([a.holder for a in authorizations])
     locked = ledger.accounts_lock([*holder_account_ids.values(), *([own_id] if own_id else [])])
 
