@@ -275,6 +275,14 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+def mask_phone(phone: str) -> str:
+    """13800000003 -> 138****0003: what a page, a log line or the audit trail shows of a phone."""
+    phone = phone or ""
+    if len(phone) != 11:
+        return "*" * len(phone)
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
 class InsuredPerson(models.Model):
     """参保人: the bureau's record of an insured person, optionally claimed by a citizen user."""
 
@@ -345,6 +353,10 @@ class InsuredPerson(models.Model):
     def masked_name(self) -> str:
         """王建国 -> 王*国, 张伟 -> 张*: what outside systems (the institution API) may show."""
         return mask_name(self.name)
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
 
     @property
     def is_employee(self) -> bool:

@@ -1,6 +1,7 @@
 import pytest
 from django.core.cache import cache
 
+from accounts import sms
 from accounts.demo import seed_accounts
 from accounts.models import InsuredPerson
 
@@ -11,6 +12,14 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_sms_outbox():
+    """accounts.sms.outbox (the locmem SMS backend of the test settings) starts empty."""
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
 
 
 @pytest.fixture
