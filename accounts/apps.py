@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
     verbose_name = _("参保人与统筹区")
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -44,14 +44,43 @@ class IdentityNumberField(forms.CharField):
 
 
 class ActivationForm(forms.Form):
+    """Step 1 of activation: who you are, as the bureau registered you."""
+
     id_number = IdentityNumberField()
     name = forms.CharField(label=_("姓名"), max_length=50)
     phone = forms.CharField(
         label=_("手机号码"),
         max_length=11,
         validators=[PHONE_VALIDATOR],
-        help_text=_("须与在医保经办机构登记的手机号码一致"),
+        help_text=_("须与在医保经办机构登记的手机号码一致，验证码将发送到这个号码"),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "tel"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _helper(_("获取短信验证码"))
+
+
+PHONE_CODE_SHAPE = _("请输入短信中的6位数字验证码")
+
+
+class ActivationCodeForm(forms.Form):
+    """Step 2 of activation: the code sent to the registered phone and the new password.
+    `name` is the person's, for the password similarity check."""
+
+    code = forms.CharField(
+        label=_("短信验证码"),
+        max_length=20,  # room for blanks a person may type; 6 digits remain
+        widget=forms.TextInput(
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "one-time-code",
+                "pattern": "[0-9 ]*",
+                "autofocus": True,
+                "class": "form-control-lg code-input",
+            }
+        ),
+        help_text=_("短信中的6位数字"),
     )
     password1 = forms.CharField(
         label=_("设置密码"),
@@ -65,9 +94,16 @@ class ActivationForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, name: str = "", **kwargs):
         super().__init__(*args, **kwargs)
+        self.person_name = name
         self.helper = _helper(_("激活并设置密码"))
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        if not (len(code) == 6 and code.isascii() and code.isdigit()):
+            raise ValidationError(PHONE_CODE_SHAPE, code="phone_code_shape")
+        return code
 
     def clean(self):
         cleaned = super().clean()
@@ -76,7 +112,7 @@ class ActivationForm(forms.Form):
             self.add_error("password2", PASSWORDS_DIFFER)
         if cleaned.get("password1") and "password2" not in self.errors:
             # Django's validators, next to the field; the service checks again before saving.
-            probe = User(username="", first_name=cleaned.get("name", ""))
+            probe = User(username="", first_name=self.person_name)
             try:
                 validate_password(cleaned["password1"], user=probe)
             except ValidationError as exc:

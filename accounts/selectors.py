@@ -22,6 +22,15 @@ def person_for_user(*, user: AbstractBaseUser | AnonymousUser) -> InsuredPerson 
     return InsuredPerson.objects.select_related("region").filter(user_id=user.pk).first()
 
 
+def person_for_activation(*, public_id: str) -> InsuredPerson | None:
+    """The person whose activation a session started (step 1 passed); None for anything else."""
+    try:
+        value = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return InsuredPerson.objects.select_related("region").filter(public_id=value).first()
+
+
 def user_for_identity_number(*, number: str) -> User | None:
     return User.objects.filter(insured_person__id_number=number).first() if number else None
 

@@ -7,6 +7,8 @@ app_name = "accounts"
 
 urlpatterns = [
     path("activate/", views.ActivateView.as_view(), name="activate"),
+    path("activate/code/", views.ActivateCodeView.as_view(), name="activate-code"),
+    path("activate/resend/", views.ActivateResendView.as_view(), name="activate-resend"),
     path("login/", views.CitizenLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/", views.PasswordChangeView.as_view(), name="password-change"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -19,8 +20,13 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_ratelimit.decorators import ratelimit
 
-from . import notices, selectors, services
-from .forms import ActivationForm, CitizenLoginForm, CitizenPasswordChangeForm
+from . import idnumber, notices, selectors, services
+from .forms import (
+    ActivationCodeForm,
+    ActivationForm,
+    CitizenLoginForm,
+    CitizenPasswordChangeForm,
+)
 from .models import AuditEntry, Notification
 
 ACTIVATED = _("激活成功，欢迎使用职工医保个人账户家庭共济网上服务")
@@ -40,31 +46,138 @@ class HomeView(TemplateView):
         return context
 
 
-@method_decorator(ratelimit(key="ip", rate="20/h", method="POST", block=True), name="post")
-class ActivateView(FormView):
-    template_name = "accounts/activate.html"
-    form_class = ActivationForm
+# Activation in two steps (issue 13): step 1 checks identity number, name and phone against the
+# register and sends a code to the registered phone; step 2 takes the code and a password. What
+# links them is the person's public id in the session (never the identity number in a URL). Both
+# steps are limited per client address, and per identity number (step 1) or person (step 2).
+ACTIVATION_SESSION_KEY = "activation"
+ACTIVATION_CODE_RESENT = _("新的验证码已发送至手机%(phone)s，之前的验证码已失效")
+ACTIVATION_START_FIRST = _("请先填写身份证号码、姓名和手机号码，获取短信验证码")
 
+
+def activation_ratelimit_key(group, request) -> str:
+    """The identity number of step 1, or the person of the session in step 2 and resend."""
+    number = idnumber.normalize(request.POST.get("id_number", ""))
+    if number:
+        return f"id:{number[:22]}"
+    state = request.session.get(ACTIVATION_SESSION_KEY) or {}
+    return f"person:{state.get('person', '')}"
+
+
+def _activation_limits(view):
+    per_address = ratelimit(key="ip", rate="20/h", method="POST", block=True)
+    per_number = ratelimit(
+        group="accounts.activation-identity",
+        key=activation_ratelimit_key,
+        rate="15/h",
+        method="POST",
+        block=True,
+    )
+    return method_decorator([per_address, per_number], name="post")(view)
+
+
+class _AnonymousOnly:
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
             return redirect("home")
         return super().dispatch(request, *args, **kwargs)
 
+
+class _ActivationStarted:
+    """Step 2 and resend: only after step 1, for the person it found; else back to step 1."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return redirect("home")
+        state = request.session.get(ACTIVATION_SESSION_KEY) or {}
+        self.person = selectors.person_for_activation(public_id=state.get("person", ""))
+        if self.person is None:
+            request.session.pop(ACTIVATION_SESSION_KEY, None)
+            messages.info(request, ACTIVATION_START_FIRST)
+            return redirect("accounts:activate")
+        self.masked_phone = self.person.masked_phone
+        return super().dispatch(request, *args, **kwargs)
+
+
+def _remember_activation(request, sent: services.PhoneCodeSent) -> None:
+    request.session[ACTIVATION_SESSION_KEY] = {"person": str(sent.person.public_id)}
+
+
+@_activation_limits
+class ActivateView(_AnonymousOnly, FormView):
+    """Step 1: identity number, name and phone."""
+
+    template_name = "accounts/activate.html"
+    form_class = ActivationForm
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["started"] = bool(self.request.session.get(ACTIVATION_SESSION_KEY))
+        return context
+
     def form_valid(self, form):
         data = form.cleaned_data
         try:
-            user = services.citizen_activate(
-                id_number=data["id_number"],
-                name=data["name"],
-                phone=data["phone"],
-                password=data["password1"],
+            sent = services.activation_start(
+                id_number=data["id_number"], name=data["name"], phone=data["phone"]
             )
         except ValidationError as exc:
             form.add_error(None, exc)
             return self.form_invalid(form)
+        _remember_activation(self.request, sent)
+        return redirect("accounts:activate-code")
+
+
+@_activation_limits
+class ActivateCodeView(_ActivationStarted, FormView):
+    """Step 2: the code from the SMS and the new password twice."""
+
+    template_name = "accounts/activate_code.html"
+    form_class = ActivationCodeForm
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "name": self.person.name}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            masked_phone=self.masked_phone,
+            minutes=services.CODE_VALIDITY // dt.timedelta(minutes=1),
+            resend_seconds=int(services.RESEND_AFTER.total_seconds()),
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            user = services.citizen_activate(
+                person=self.person, code=data["code"], password=data["password1"]
+            )
+        except ValidationError as exc:
+            code = getattr(exc, "code", None) or ""  # a list of errors has no code
+            field = "code" if code.startswith("phone_code") else None
+            form.add_error(field, exc)
+            return self.form_invalid(form)
+        self.request.session.pop(ACTIVATION_SESSION_KEY, None)
         login(self.request, user, backend="accounts.backends.IdentityNumberBackend")
         messages.success(self.request, ACTIVATED)
         return redirect("home")
+
+
+@_activation_limits
+class ActivateResendView(_ActivationStarted, View):
+    """The resend button of step 2 (POST only); the 60 s and daily rules are the service's."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        try:
+            sent = services.activation_code_send(person=self.person)
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            _remember_activation(request, sent)
+            messages.success(request, ACTIVATION_CODE_RESENT % {"phone": sent.masked_phone})
+        return redirect("accounts:activate-code")
 
 
 class CitizenLoginView(auth_views.LoginView):

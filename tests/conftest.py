@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from hypothesis import HealthCheck, settings
 
+from accounts import sms
 from accounts.demo import seed_accounts
 from accounts.models import InsuredPerson
 
@@ -26,6 +27,14 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_sms_outbox():
+    """accounts.sms.outbox (the locmem SMS backend of the test settings) starts empty."""
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
 
 
 @pytest.fixture

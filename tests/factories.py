@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 
 import factory
 
-from accounts import idnumber
+from accounts import idnumber, services, sms
 from accounts.models import InsuredPerson, RegionPolicy, User
 
 _sequence = itertools.count(1)
@@ -53,3 +54,25 @@ class StaffUserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"staff{n}")
     is_staff = True
     password = factory.PostGenerationMethodCall("set_password", "Staff-2025!")
+
+
+_CODE_IN_SMS = re.compile(r"(?<![0-9])([0-9]{6})(?![0-9])")
+
+
+def sms_code(phone: str) -> str:
+    """The code in the last SMS that the locmem backend (the test settings') sent to `phone`."""
+    for message in reversed(sms.outbox):
+        if message.phone == phone:
+            return _CODE_IN_SMS.search(message.text).group(1)
+    raise AssertionError(f"no SMS was sent to {phone}")
+
+
+def citizen_activate(
+    *, id_number: str, name: str, phone: str, password: str, at: dt.datetime | None = None
+) -> User:
+    """Activation as a citizen goes through it: step 1 (identity number, name, phone), the code
+    from the SMS to the registered phone, step 2 (code and password)."""
+    sent = services.activation_start(id_number=id_number, name=name, phone=phone, at=at)
+    return services.citizen_activate(
+        person=sent.person, code=sms_code(sent.person.phone), password=password, at=at
+    )

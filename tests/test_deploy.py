@@ -34,19 +34,31 @@ def _run(args, env_changes, tmp_path=None):
     )
 
 
+def _production(**changes):
+    return {
+        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "gongji.example.gov.cn",
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/portal",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        # The operator's SMS gateway (issue 13); a stand-in class here.
+        "SMS_BACKEND": "tests.accounts.sms_doubles.GatewayStandIn",
+        **changes,
+    }
+
+
 def test_check_deploy_is_clean_with_production_environment():
-    result = _run(
-        ["check", "--deploy", "--fail-level", "WARNING"],
-        {
-            "DJANGO_SETTINGS_MODULE": "portal.settings.production",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "ALLOWED_HOSTS": "gongji.example.gov.cn",
-            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/portal",
-            "REDIS_URL": "redis://127.0.0.1:6379/0",
-        },
-    )
+    result = _run(["check", "--deploy", "--fail-level", "WARNING"], _production())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_warns_until_an_sms_gateway_is_configured():
+    env = _production()
+    del env["SMS_BACKEND"]  # the default: the console, which logs activation codes
+    result = _run(["check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode != 0
+    assert "accounts.W001" in result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():

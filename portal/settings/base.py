@@ -148,6 +148,13 @@ EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="家庭共济服务 <no-reply@portal.example>")
 EMAIL_SUBJECT_PREFIX = ""
 
+# Text messages (issue 13): activation codes go to the registered phone through SMS_BACKEND, a
+# class with send(phone, text) (accounts/sms.py). Only development backends ship: the console
+# (the default; logs the text), a file of JSON lines (SMS_FILE_PATH) and locmem (tests). A
+# deployment names its SMS gateway's class here; `check --deploy` warns otherwise (accounts.W001).
+SMS_BACKEND = env("SMS_BACKEND", default="accounts.sms.ConsoleBackend")
+SMS_FILE_PATH = env.path("SMS_FILE_PATH", default=BASE_DIR / "artifacts" / "sms.jsonl")
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out credentials

@@ -4,9 +4,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from accounts import services
-from accounts.models import AuditEntry, InsuredPerson, User
-from tests.factories import InsuredPersonFactory, RegionPolicyFactory
+from accounts import services, sms
+from accounts.models import AuditEntry, InsuredPerson, PhoneCode, User
+from tests.factories import (
+    InsuredPersonFactory,
+    RegionPolicyFactory,
+    citizen_activate,
+    sms_code,
+)
 
 PASSWORD = "Gongji-2025!"
 
@@ -17,6 +22,7 @@ def person(db):
 
 
 def _activate(person, **changes):
+    """Both steps, as the page does them: step 1, the code from the SMS, step 2."""
     values = {
         "id_number": person.id_number,
         "name": person.name,
@@ -24,7 +30,7 @@ def _activate(person, **changes):
         "password": PASSWORD,
         **changes,
     }
-    return services.citizen_activate(**values)
+    return citizen_activate(**values)
 
 
 def test_activation_links_a_new_user_and_audits_it(person):  # R20
@@ -38,6 +44,19 @@ def test_activation_links_a_new_user_and_audits_it(person):  # R20
     assert entry.before["user"] is None
     assert entry.after["user"] == user.pk
     assert entry.after["id_number"] == "3201**********123X"  # never the full number in the trail
+    assert PhoneCode.objects.get().used_at is not None
+
+
+def test_knowing_number_name_and_phone_activates_nothing(person):
+    """Step 1 only sends a code to the registered phone; without it nothing is activated."""
+    sent = services.activation_start(
+        id_number=person.id_number, name=person.name, phone=person.phone
+    )
+    assert (sent.person, sent.masked_phone) == (person, "138****0001")
+    assert [m.phone for m in sms.outbox] == ["13800000001"]
+    person.refresh_from_db()
+    assert person.user is None
+    assert User.objects.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -49,13 +68,16 @@ def test_activation_links_a_new_user_and_audits_it(person):  # R20
     ],
 )
 def test_activation_with_mismatching_data_is_refused_and_changes_nothing(person, changes):
+    values = {"id_number": person.id_number, "name": person.name, "phone": person.phone}
     with pytest.raises(ValidationError) as exc:
-        _activate(person, **changes)
+        services.activation_start(**{**values, **changes})
     assert exc.value.messages == [str(services.ACTIVATION_MISMATCH)]
     person.refresh_from_db()
     assert person.user is None
     assert User.objects.count() == 0
-    assert not AuditEntry.objects.filter(action="person.activate").exists()
+    assert sms.outbox == []
+    assert PhoneCode.objects.count() == 0
+    assert AuditEntry.objects.count() == 0
 
 
 def test_second_activation_is_refused(person):
@@ -71,25 +93,42 @@ def test_terminated_person_cannot_activate(person):
     with pytest.raises(ValidationError) as exc:
         _activate(person)
     assert exc.value.messages == [str(services.ACTIVATION_TERMINATED)]
+    assert sms.outbox == []
 
 
-@pytest.mark.parametrize("weak", ["12345678", "password", "abc"])
-def test_weak_password_is_refused_by_the_service_too(person, weak):
-    with pytest.raises(ValidationError):
-        _activate(person, password=weak)
+def test_a_person_terminated_after_step_1_cannot_finish(person):
+    services.activation_start(id_number=person.id_number, name=person.name, phone=person.phone)
+    InsuredPerson.objects.filter(pk=person.pk).update(status=InsuredPerson.Status.TERMINATED)
+    with pytest.raises(ValidationError) as exc:
+        services.citizen_activate(person=person, code=sms_code(person.phone), password=PASSWORD)
+    assert exc.value.messages == [str(services.ACTIVATION_TERMINATED)]
     assert User.objects.count() == 0
 
 
+@pytest.mark.parametrize("weak", ["12345678", "password", "abc"])
+def test_weak_password_is_refused_by_the_service_too_and_keeps_the_code(person, weak):
+    services.activation_start(id_number=person.id_number, name=person.name, phone=person.phone)
+    code = sms_code(person.phone)
+    with pytest.raises(ValidationError):
+        services.citizen_activate(person=person, code=code, password=weak)
+    assert User.objects.count() == 0
+    assert PhoneCode.objects.get().used_at is None
+    services.citizen_activate(person=person, code=code, password=PASSWORD)
+    assert User.objects.count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
-def test_two_simultaneous_activations_create_one_user():
+def test_two_simultaneous_activations_with_the_code_create_one_user():
     person = InsuredPersonFactory(region=RegionPolicyFactory())
+    services.activation_start(id_number=person.id_number, name=person.name, phone=person.phone)
+    code = sms_code(person.phone)
     barrier = threading.Barrier(2)
     outcomes = []
 
     def attempt():
         try:
             barrier.wait()
-            _activate(person)
+            services.citizen_activate(person=person, code=code, password=PASSWORD)
             outcomes.append("ok")
         except ValidationError as exc:
             outcomes.append(exc.messages[0])

@@ -1,14 +1,11 @@
 """Pages: what a citizen sees and what bad input does (a clear Chinese message, nothing changed)."""
 
-import pytest
 from axes.models import AccessAttempt
 from django.urls import reverse
 
-from accounts import services
 from accounts.demo import CITIZEN_PASSWORD, STAFF_PASSWORD
-from accounts.forms import LOGIN_INVALID, PASSWORDS_DIFFER
-from accounts.models import AuditEntry, User
-from accounts.views import ACTIVATED
+from accounts.forms import LOGIN_INVALID
+from accounts.models import AuditEntry
 
 WANG = "32010219750312123X"
 LOCKED_TEXT = "登录失败次数过多，账号已被锁定30分钟"
@@ -16,60 +13,6 @@ LOCKED_TEXT = "登录失败次数过多，账号已被锁定30分钟"
 
 def _html(response) -> str:
     return response.content.decode()
-
-
-def _activation_data(**changes):
-    data = {
-        "id_number": "320102201206011359",  # 王小明, not activated in the cast
-        "name": "王小明",
-        "phone": "13800000003",
-        "password1": "Xiaoming-2026!",
-        "password2": "Xiaoming-2026!",
-    }
-    return {**data, **changes}
-
-
-def test_activation_page_activates_and_logs_in(client, demo):
-    response = client.post(reverse("accounts:activate"), _activation_data(), follow=True)
-    assert str(ACTIVATED) in _html(response)
-    assert "您好，王小明" in _html(response)
-    demo["王小明"].refresh_from_db()
-    assert demo["王小明"].user is not None
-
-
-@pytest.mark.parametrize(
-    ("changes", "message"),
-    [
-        ({"id_number": "320102201206011358"}, "身份证号码校验位不正确，请核对后重新输入"),
-        ({"id_number": "320102203006011359"}, "身份证号码中的出生日期不能晚于今天"),
-        ({"name": "王晓明"}, str(services.ACTIVATION_MISMATCH)),
-        ({"phone": "13900000003"}, str(services.ACTIVATION_MISMATCH)),
-        ({"password1": "12345678", "password2": "12345678"}, "这个密码太常见了。"),
-        ({"password1": "Ab1!", "password2": "Ab1!"}, "密码长度太短。密码必须包含至少 8 个字符。"),
-        ({"password2": "Xiaoming-2027!"}, str(PASSWORDS_DIFFER)),
-        ({"phone": "1380000"}, "请输入11位手机号码"),
-    ],
-)
-def test_bad_activation_input_shows_a_chinese_message_and_changes_nothing(
-    client, demo, changes, message
-):
-    users_before = User.objects.count()
-    audit_before = AuditEntry.objects.count()
-    response = client.post(reverse("accounts:activate"), _activation_data(**changes))
-    assert response.status_code == 200
-    assert message in _html(response)
-    assert User.objects.count() == users_before
-    assert AuditEntry.objects.count() == audit_before
-    assert "_auth_user_id" not in client.session
-
-
-def test_already_activated_person_is_told_to_log_in(client, demo):
-    data = _activation_data(
-        id_number=WANG, name="王建国", phone="13800000001", password1="Abc-12345!x"
-    )
-    data["password2"] = data["password1"]
-    response = client.post(reverse("accounts:activate"), data)
-    assert str(services.ACTIVATION_ALREADY_DONE) in _html(response)
 
 
 def test_login_with_identity_number_lower_case_x(client, demo):
@@ -221,12 +164,3 @@ def test_csrf_is_enforced_on_login(demo):
     strict = Client(enforce_csrf_checks=True)
     response = strict.post(reverse("accounts:login"), {"username": WANG, "password": "x"})
     assert response.status_code == 403
-
-
-def test_activation_is_rate_limited_per_address(client, demo):
-    data = _activation_data(name="不对")
-    for _ in range(20):
-        assert client.post(reverse("accounts:activate"), data).status_code == 200
-    response = client.post(reverse("accounts:activate"), data)
-    assert response.status_code == 429
-    assert "操作过于频繁，请稍后再试" in _html(response)

@@ -1,5 +1,6 @@
 """A citizen's first steps: activate, log in, see the home page, get locked out, switch language."""
 
+import json
 import re
 
 import pytest
@@ -21,7 +22,16 @@ def _login(page, base, number, password):
     page.wait_for_load_state("networkidle")
 
 
-def test_activation_on_a_phone(phone, live_demo):
+def _code_from_sms_file(path, phone_number: str) -> str:
+    """The code in the last message the file backend wrote for this phone."""
+    messages = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    text = [m["text"] for m in messages if m["phone"] == phone_number][-1]
+    return re.search(r"(?<![0-9])([0-9]{6})(?![0-9])", text).group(1)
+
+
+def test_activation_on_a_phone(phone, live_demo, settings, tmp_path):
+    settings.SMS_BACKEND = "accounts.sms.FileBackend"
+    settings.SMS_FILE_PATH = tmp_path / "sms.jsonl"
     base = live_demo.url
     phone.goto(base + "/")
     check_page(phone, "anonymous-home-phone")
@@ -30,14 +40,35 @@ def test_activation_on_a_phone(phone, live_demo):
     phone.get_by_label("身份证号码").fill("320211198004192223")  # wrong check digit
     phone.get_by_label("姓名").fill("周芳")
     phone.get_by_label("手机号码").fill("13800000006")
+    phone.get_by_role("button", name="获取短信验证码").click()
+    expect(phone.get_by_text("身份证号码校验位不正确，请核对后重新输入")).to_be_visible()
+    check_page(phone, "activate-error-phone")
+    assert not settings.SMS_FILE_PATH.exists()  # nothing sent
+
+    # Step 1: the code goes to the registered phone, shown masked.
+    phone.get_by_label("身份证号码").fill("320211198004192224")
+    phone.get_by_role("button", name="获取短信验证码").click()
+    expect(phone.get_by_role("heading", name="输入短信验证码，设置密码")).to_be_visible()
+    expect(phone.get_by_text("138****0006")).to_be_visible()
+    assert "320211198004192224" not in phone.url
+    code_field = phone.get_by_label("短信验证码")
+    assert code_field.get_attribute("autocomplete") == "one-time-code"
+    assert code_field.get_attribute("inputmode") == "numeric"
+    check_page(phone, "activate-code-phone")
+    code = _code_from_sms_file(settings.SMS_FILE_PATH, "13800000006")
+    assert InsuredPerson.objects.get(name="周芳").user_id is None
+
+    # Step 2: a wrong code says how many tries are left; the right one activates.
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    code_field.fill(wrong)
     phone.get_by_label("设置密码").fill("Zhoufang-2026!")
     phone.get_by_label("确认密码").fill("Zhoufang-2026!")
     phone.get_by_role("button", name="激活并设置密码").click()
-    expect(phone.get_by_text("身份证号码校验位不正确，请核对后重新输入")).to_be_visible()
-    check_page(phone, "activate-error-phone")
+    expect(phone.get_by_text("验证码不正确，还可以再输入4次")).to_be_visible()
+    check_page(phone, "activate-code-error-phone")
     assert InsuredPerson.objects.get(name="周芳").user_id is None
 
-    phone.get_by_label("身份证号码").fill("320211198004192224")
+    phone.get_by_label("短信验证码").fill(code)
     phone.get_by_label("设置密码").fill("Zhoufang-2026!")
     phone.get_by_label("确认密码").fill("Zhoufang-2026!")
     phone.get_by_role("button", name="激活并设置密码").click()
@@ -46,6 +77,21 @@ def test_activation_on_a_phone(phone, live_demo):
     expect(phone.get_by_text("3202**********2224")).to_be_visible()
     check_page(phone, "activated-home-phone")
     assert InsuredPerson.objects.get(name="周芳").user_id is not None
+
+
+def test_resend_on_a_phone_says_when_to_retry(phone, live_demo, settings, tmp_path):
+    settings.SMS_BACKEND = "accounts.sms.FileBackend"
+    settings.SMS_FILE_PATH = tmp_path / "sms.jsonl"
+    phone.goto(f"{live_demo.url}/accounts/activate/")
+    phone.get_by_label("身份证号码").fill("65900420080801153X")
+    phone.get_by_label("姓名").fill("马俊")
+    phone.get_by_label("手机号码").fill("13800000013")
+    phone.get_by_role("button", name="获取短信验证码").click()
+    expect(phone.get_by_text("138****0013")).to_be_visible()
+    phone.get_by_role("button", name="重新获取验证码").click()
+    expect(phone.get_by_text(re.compile(r"验证码已发送，请\d+秒后再重新获取"))).to_be_visible()
+    check_page(phone, "activate-resend-too-soon-phone")
+    assert len(settings.SMS_FILE_PATH.read_text(encoding="utf-8").splitlines()) == 1
 
 
 @pytest.mark.parametrize("device", ["phone", "desktop"])

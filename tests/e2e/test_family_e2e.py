@@ -10,7 +10,7 @@ from accounts import services as account_services
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from family.models import Authorization, CommitmentLetter
-from tests.factories import make_id_number
+from tests.factories import citizen_activate, make_id_number
 
 from .conftest import check_page
 
@@ -46,7 +46,7 @@ def zhang_relatives(live_demo):
             actor=None,
             channel=AuditEntry.Channel.SYSTEM,
         )
-    account_services.citizen_activate(
+    citizen_activate(
         id_number=made["张国庆"].id_number,
         name="张国庆",
         phone="13900000002",

@@ -11,12 +11,16 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from accounts import services as account_services
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from family import hooks, letters, selectors, services
 from family.models import Authorization, CommitmentLetter, Guardianship, Relation, Relationship
-from tests.factories import InsuredPersonFactory, StaffUserFactory, make_id_number
+from tests.factories import (
+    InsuredPersonFactory,
+    StaffUserFactory,
+    citizen_activate,
+    make_id_number,
+)
 from tests.family.builders import (
     COUNTER,
     DAY,
@@ -827,7 +831,7 @@ def test_an_adult_member_sets_their_own_order_and_a_holder_cannot(demo_family): 
     ma, guli, jun = demo_family["马志强"], demo_family["古丽娜"], demo_family["马俊"]
     bind(ma, req(jun))
     bind(guli, req(jun), at=NOW + SECOND)
-    user = account_services.citizen_activate(
+    user = citizen_activate(
         id_number=jun.id_number, name=jun.name, phone=jun.phone, password=CITIZEN_PASSWORD
     )
     jun = fresh(jun)
@@ -852,7 +856,7 @@ def test_an_adult_member_sets_their_own_order_and_a_holder_cannot(demo_family): 
 
 def test_a_guardian_sets_the_order_for_an_incapacitated_adult(demo_family, staff):  # R10, R22
     ma, guli, jun = demo_family["马志强"], demo_family["古丽娜"], demo_family["马俊"]
-    account_services.citizen_activate(
+    citizen_activate(
         id_number=jun.id_number, name=jun.name, phone=jun.phone, password=CITIZEN_PASSWORD
     )
     jun = fresh(jun)

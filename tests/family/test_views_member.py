@@ -33,7 +33,7 @@ from family.views.member import (
     RECORDS_FILTER_INVALID,
     REVOKED,
 )
-from tests.factories import StaffUserFactory, make_id_number
+from tests.factories import StaffUserFactory, citizen_activate, make_id_number
 
 from .builders import (
     COUNTER,
@@ -106,9 +106,7 @@ def _citizen(region_code: str, *, birth: dt.date, scheme: str, name: str) -> Ins
         actor=None,
         channel=SYSTEM,
     )
-    account_services.citizen_activate(
-        id_number=number, name=name, phone=phone, password=CITIZEN_PASSWORD
-    )
+    citizen_activate(id_number=number, name=name, phone=phone, password=CITIZEN_PASSWORD)
     return InsuredPerson.objects.select_related("region", "user").get(pk=person.pk)
 
 

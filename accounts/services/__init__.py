@@ -1,4 +1,7 @@
-"""Every write of the accounts app. Each service is one transaction and audits itself (R20)."""
+"""Every write of the accounts app. Each service is one transaction and audits itself (R20).
+
+A package: the audit writer (`audit`) and phone-verification codes (`phone_codes`) are modules of
+their own; import everything from here."""
 
 from __future__ import annotations
 
@@ -18,38 +21,29 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from . import idnumber, notices, selectors
-from .models import AuditEntry, InsuredPerson, Notification, RegionPolicy, User
+from .. import idnumber, notices, selectors
+from ..models import AuditEntry, InsuredPerson, Notification, PhoneCode, RegionPolicy, User
+from .audit import audit_record
+from .phone_codes import (  # noqa: F401
+    CODE_VALIDITY,
+    PHONE_CODE_DAILY_LIMIT,
+    PHONE_CODE_EXPIRED,
+    PHONE_CODE_INVALID,
+    PHONE_CODE_SEND_FAILED,
+    PHONE_CODE_TOO_MANY_WRONG,
+    PHONE_CODE_TOO_SOON,
+    PHONE_CODE_WRONG,
+    RESEND_AFTER,
+    PhoneCodeSent,
+    phone_code_send,
+    phone_code_verify,
+)
 
 logger = logging.getLogger(__name__)
 
 ACTIVATION_MISMATCH = _("身份证号码、姓名或手机号码与医保经办机构登记信息不一致，请核对后重试")
 ACTIVATION_ALREADY_DONE = _("该参保人已激活网上服务账号，请直接登录")
 ACTIVATION_TERMINATED = _("该参保人的参保关系已终止，无法激活网上服务账号")
-
-
-def audit_record(
-    *,
-    actor: User | None,
-    channel: str,
-    action: str,
-    obj: Any,
-    person: InsuredPerson | None = None,
-    before: dict | None = None,
-    after: dict | None = None,
-) -> AuditEntry:
-    """Append one audit entry (R20). Call inside the transaction of the change it records."""
-    object_id = getattr(obj, "public_id", None) or getattr(obj, "pk", None) or ""
-    return AuditEntry.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
-        channel=channel,
-        action=action,
-        object_type=obj._meta.label_lower,
-        object_id=str(object_id),
-        person=person,
-        before=before,
-        after=after,
-    )
 
 
 def person_snapshot(person: InsuredPerson) -> dict:
@@ -99,41 +93,78 @@ def insured_person_register(
     return person
 
 
-def citizen_activate(*, id_number: str, name: str, phone: str, password: str) -> User:
-    """A citizen claims their insured-person record and sets a password.
+def _activation_refusal(person: InsuredPerson) -> ValidationError | None:
+    if person.user_id is not None:
+        return ValidationError(ACTIVATION_ALREADY_DONE, code="activation_done")
+    if person.status == InsuredPerson.Status.TERMINATED:
+        return ValidationError(ACTIVATION_TERMINATED, code="activation_terminated")
+    return None
 
-    Identity number, name and phone must all match the bureau's record; the message never says
-    which one did not, so the form cannot be used to probe the register."""
-    number = idnumber.normalize(id_number)
+
+def activation_start(
+    *, id_number: str, name: str, phone: str, at: dt.datetime | None = None
+) -> PhoneCodeSent:
+    """Step 1 of activation: identity number, name and phone must all match the bureau's record
+    (the message never says which one did not, so the form cannot probe the register); then a
+    code goes by SMS to the registered phone. Knowing the three proves nothing yet: step 2
+    (`citizen_activate`) needs the code."""
+    person = (
+        InsuredPerson.objects.select_related("region")
+        .filter(id_number=idnumber.normalize(id_number))
+        .first()
+    )
+    if person is None or person.name != name.strip() or person.phone != phone.strip():
+        raise ValidationError(ACTIVATION_MISMATCH, code="activation_mismatch")
+    return activation_code_send(person=person, at=at)
+
+
+def activation_code_send(*, person: InsuredPerson, at: dt.datetime | None = None) -> PhoneCodeSent:
+    """A (new) activation code for a person who passed step 1: the resend button."""
+    refusal = _activation_refusal(person)
+    if refusal is not None:
+        raise refusal
+    return phone_code_send(person=person, purpose=PhoneCode.Purpose.ACTIVATE, at=at)
+
+
+def citizen_activate(
+    *, person: InsuredPerson, code: str, password: str, at: dt.datetime | None = None
+) -> User:
+    """Step 2 of activation: the code sent to the registered phone (`activation_start`) and a
+    password. The person gets a login and the code is used up, in one transaction; a wrong code
+    is counted even so (the block ends normally and the refusal is raised after it)."""
+    refusal = None
     with transaction.atomic():
         person = (
             InsuredPerson.objects.select_for_update(no_key=True, of=("self",))
             .select_related("region")
-            .filter(id_number=number)
-            .first()
+            .get(pk=person.pk)
         )
-        if person is None or person.name != name.strip() or person.phone != phone.strip():
-            raise ValidationError(ACTIVATION_MISMATCH, code="activation_mismatch")
-        if person.user_id is not None:
-            raise ValidationError(ACTIVATION_ALREADY_DONE, code="activation_done")
-        if person.status == InsuredPerson.Status.TERMINATED:
-            raise ValidationError(ACTIVATION_TERMINATED, code="activation_terminated")
-        before = person_snapshot(person)
+        early = _activation_refusal(person)
+        if early is not None:
+            raise early
         user = User(username=f"c_{uuid.uuid4().hex}", first_name=person.name)
         validate_password(password, user=user)
-        user.set_password(password)
-        user.save()
-        person.user = user
-        person.save(update_fields=["user", "updated_at"])
-        audit_record(
-            actor=user,
-            channel=AuditEntry.Channel.ONLINE,
-            action="person.activate",
-            obj=person,
-            person=person,
-            before=before,
-            after=person_snapshot(person),
-        )
+        try:
+            phone_code_verify(person=person, purpose=PhoneCode.Purpose.ACTIVATE, code=code, at=at)
+        except ValidationError as exc:
+            refusal = exc
+        else:
+            before = person_snapshot(person)
+            user.set_password(password)
+            user.save()
+            person.user = user
+            person.save(update_fields=["user", "updated_at"])
+            audit_record(
+                actor=user,
+                channel=AuditEntry.Channel.ONLINE,
+                action="person.activate",
+                obj=person,
+                person=person,
+                before=before,
+                after=person_snapshot(person),
+            )
+    if refusal is not None:
+        raise refusal
     return user
 
 
@@ -253,7 +284,7 @@ def notifications_send(*, notices: Iterable[Notice], at: dt.datetime | None = No
     if not rows:
         return
     Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
-    from .tasks import send_notification_emails  # tasks import services; import at call time
+    from ..tasks import send_notification_emails  # tasks import services; import at call time
 
     send_notification_emails.delay_on_commit()
 
