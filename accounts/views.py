@@ -28,6 +28,7 @@ from .forms import (
     CitizenPasswordChangeForm,
 )
 from .models import AuditEntry, Notification
+from .reauth import reauth_failed, reauth_locked, reauth_lockout, reauth_tries_left_message
 
 ACTIVATED = _("激活成功，欢迎使用职工医保个人账户家庭共济网上服务")
 PASSWORD_CHANGED = _("密码已修改")
@@ -193,6 +194,20 @@ class PasswordChangeView(LoginRequiredMixin, FormView):
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user}
+
+    def post(self, request, *args, **kwargs):
+        # The current password asked again counts against the login lockout (issue 13 point 11).
+        if reauth_locked(request, request.user):
+            return reauth_lockout(request, request.user)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        if form.has_error("old_password", "password_incorrect"):
+            request, user = self.request, self.request.user
+            if reauth_failed(request, user):
+                return reauth_lockout(request, user)
+            form.add_error("old_password", reauth_tries_left_message(request, user))
+        return super().form_invalid(form)
 
     def form_valid(self, form):
         services.user_password_change(

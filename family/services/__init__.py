@@ -804,7 +804,7 @@ def authorization_answer(
         if authorization.consent_deadline is not None and at > authorization.consent_deadline:
             raise ValidationError(CONSENT_LAPSED, code="R8")
         if not get_verifier().verify(user=actor, evidence=evidence):
-            raise ValidationError(CONSENT_VERIFICATION_FAILED, code="R8")
+            raise ValidationError(CONSENT_VERIFICATION_FAILED, code="verification_failed")
         before = snapshot(authorization)
         authorization.answered_at = at
         authorization.answered_by = actor

@@ -24,6 +24,12 @@ from django.views.generic import FormView, TemplateView
 from django_ratelimit.decorators import ratelimit
 
 from accounts.models import AuditEntry, InsuredPerson
+from accounts.reauth import (
+    reauth_failed,
+    reauth_locked,
+    reauth_lockout,
+    reauth_tries_left_message,
+)
 from family import selectors, services
 from family.forms.member import (
     ConsentAnswerForm,
@@ -128,15 +134,24 @@ class ConsentAnswerView(LoginRequiredMixin, FormView):
         )
 
     def form_valid(self, form):
-        item = self.authorization
+        item, user = self.authorization, self.request.user
+        # The password asked again counts against the login lockout (issue 13 point 11).
+        if reauth_locked(self.request, user):
+            return reauth_lockout(self.request, user)
         try:
             services.authorization_answer(
                 authorization=item,
                 agree=form.agree,
-                actor=self.request.user,
+                actor=user,
                 evidence=form.cleaned_data["password"],
             )
         except ValidationError as exc:
+            if exc.code == "verification_failed":
+                if reauth_failed(self.request, user):
+                    return reauth_lockout(self.request, user)
+                form.add_error("password", exc)
+                form.add_error("password", reauth_tries_left_message(self.request, user))
+                return self.form_invalid(form)
             place_error(form, exc, CONSENT_FIELD_ERRORS)
             return self.form_invalid(form)
         done = CONSENT_AGREED if form.agree else CONSENT_DECLINED

@@ -187,13 +187,25 @@ LOGOUT_REDIRECT_URL = "home"
 AXES_FAILURE_LIMIT = 6
 AXES_COOLOFF_TIME = 0.5  # hours
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=0)
+# Behind the bureau's reverse proxy: its address(es), so that lockout and rate limits count the
+# client's address from X-Forwarded-For (accounts.client_ip); empty, the connecting address.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+AXES_CLIENT_IP_CALLABLE = "accounts.client_ip.client_ip"
 AXES_USERNAME_CALLABLE = "accounts.backends.axes_username"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+# On success, only the failures of that identity from that address are forgotten (our handler):
+# axes would forget everything of the identity or the address (issue 13 point 2).
 AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "accounts.axes_handler.PortalAxesHandler"
+# Never kept in the attempts' copy of the form: passwords, identity numbers, codes.
+AXES_SENSITIVE_PARAMETERS = [
+    "username", "old_password", "new_password1", "new_password2", "password1", "password2",
+    "id_number", "code",
+]  # fmt: skip
 AXES_VERBOSE = False
 
 RATELIMIT_VIEW = "accounts.views.ratelimited"
+RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
 # While Redis (the cache) is unreachable, rate limits let requests through rather than answer
 # every citizen "too many attempts" (django-redis logs the outage). Login lockout (django-axes)
 # keeps working: it counts failures in the database. What goes unthrottled meanwhile: activation

@@ -8,7 +8,7 @@ from accounts.forms import LOGIN_INVALID
 from accounts.models import AuditEntry
 
 WANG = "32010219750312123X"
-LOCKED_TEXT = "登录失败次数过多，账号已被锁定30分钟"
+LOCKED_TEXT = "密码输错次数过多，账号已被锁定30分钟"
 
 
 def _html(response) -> str:

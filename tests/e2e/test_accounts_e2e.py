@@ -116,7 +116,7 @@ def test_login_page_and_lockout_message(phone, live_demo):
     check_page(phone, "login-error-phone")
     _login(phone, base, "320104197708252463", "wrong-6")
     expect(phone.get_by_role("heading", name="账号已锁定")).to_be_visible()
-    expect(phone.get_by_text("登录失败次数过多，账号已被锁定30分钟")).to_be_visible()
+    expect(phone.get_by_text("密码输错次数过多，账号已被锁定30分钟")).to_be_visible()
     check_page(phone, "locked-out-phone")
 
 

@@ -1,0 +1,47 @@
+"""Issue 13 point 11 on the consent answer (R8): the password a member re-enters counts against
+the login lockout; at the limit the member is signed out and nothing is answered."""
+
+from __future__ import annotations
+
+from django.test import Client
+from django.urls import reverse
+
+from accounts.demo import CITIZEN_PASSWORD
+from accounts.reauth import TRIES_LEFT
+from family import services
+from family.models import Authorization, Relation
+
+from .builders import A, bind, live, req
+
+LOCKED_TEXT = "密码输错次数过多，账号已被锁定30分钟"
+
+
+def _pending_for_wangli(cast) -> Authorization:
+    bind(cast["王建国"], req(cast["王丽"], Relation.CHILD), at=None)
+    return live(cast["王建国"], cast["王丽"])
+
+
+def test_guessing_the_password_at_the_consent_answer_locks_and_answers_nothing(cast):
+    authorization = _pending_for_wangli(cast)
+    client = Client(REMOTE_ADDR="10.2.2.2")
+    client.force_login(cast["王丽"].user)
+    url = reverse("family:consent-answer", args=[authorization.public_id])
+    for attempt in range(5):
+        response = client.post(url, {"password": f"guess-{attempt}", "answer": "agree"})
+        assert response.status_code == 200
+        errors = response.context["form"].errors["password"]
+        assert errors == [
+            str(services.CONSENT_VERIFICATION_FAILED),
+            str(TRIES_LEFT) % {"left": 5 - attempt},
+        ]
+    response = client.post(url, {"password": "guess-5", "answer": "agree"})
+    assert response.status_code == 429 and LOCKED_TEXT in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    authorization.refresh_from_db()
+    assert authorization.status == A.PENDING_CONSENT and authorization.answered_at is None
+    # The right password, from a fresh session elsewhere, cannot sign in now.
+    login = Client(REMOTE_ADDR="10.1.1.1").post(
+        reverse("accounts:login"),
+        {"username": cast["王丽"].id_number, "password": CITIZEN_PASSWORD},
+    )
+    assert login.status_code == 429
