@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -11,7 +12,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -298,3 +302,24 @@ class InboxMarkAllReadView(LoginRequiredMixin, View):
 def ratelimited(request, exception):
     """django-ratelimit's view for a blocked request (RATELIMIT_VIEW)."""
     return render(request, "429.html", {"message": RATE_LIMITED}, status=429)
+
+
+SERVER_ERROR = _("系统出现错误，您的操作未完成。请稍后重试；如多次出现，请拨打医保服务热线。")
+DATABASE_UNAVAILABLE = _("系统正在维护或网络不稳定，您的操作未完成，请稍后重试。")
+
+
+def server_error(request):
+    """handler500. A database that went away mid-request (restart, failover, a killed
+    connection) is a 503 "try again": the database rolled the request's transaction back, and
+    the next request reconnects (CONN_HEALTH_CHECKS). Anything else is a 500. The page reads
+    nothing from the database (it may be what failed) and needs no request context."""
+    error = sys.exc_info()[1]
+    unavailable = isinstance(error, OperationalError | InterfaceError)
+    status = 503 if unavailable else 500
+    body = loader.get_template("error_page.html").render(
+        {"message": DATABASE_UNAVAILABLE if unavailable else SERVER_ERROR, "status": status}
+    )
+    response = HttpResponse(body, status=status)
+    if unavailable:
+        response["Retry-After"] = "5"
+    return response

@@ -266,6 +266,10 @@ class CounterBindingAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.Mode
 @admin.register(CommitmentLetter)
 class CommitmentLetterAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     region_field = "holder__region"
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
     holder_name, holder_masked_id = _person_columns(
         "holder", _("主账户人"), _("主账户人身份证号码")
     )
@@ -310,7 +314,7 @@ class CommitmentLetterAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.Mo
     @admin.display(description=_("承诺书全文"))
     def text_display(self, obj):
         return format_html(
-            '<pre style="white-space: pre-wrap; font-family: inherit; margin: 0">{}</pre>',
+            '<pre class="letter-text">{}</pre>',
             obj.text,
         )
 
@@ -323,7 +327,7 @@ class CommitmentLetterAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.Mo
         if not obj.signature_image.startswith("data:image/png;base64,"):
             return "—"
         return format_html(
-            '<img src="{}" alt="{}" style="max-width: 320px; background: #fff">',
+            '<img src="{}" alt="{}" class="signature-image">',
             obj.signature_image,
             _("手写签名"),
         )

@@ -179,6 +179,9 @@ def context(letter: CommitmentLetter, *, request=None, pdf: bool, **extra) -> di
         "verify_url": url,
         "qr_svg": qr_svg(url),
         "pdf": pdf,
+        # The page's Content-Security-Policy nonce for its <style> (django-csp): the template
+        # gets no request (see letter_html). A PDF has no policy.
+        "csp_nonce": getattr(request, "csp_nonce", "") if request is not None and not pdf else "",
         **extra,
     }
 

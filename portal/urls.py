@@ -27,6 +27,10 @@ staff_patterns = [
     *urls_dashboard.urlpatterns,
 ]
 
+# A database gone mid-request is a 503 "try again" page; any other error a 500 (both without
+# touching the database).
+handler500 = "accounts.views.server_error"
+
 urlpatterns = [
     path("", HomeView.as_view(), name="home"),
     path("accounts/", include("accounts.urls")),

@@ -11,10 +11,12 @@ sign the key, so a captured POST could be sent again under a fresh key and pay a
 it is refused with 401 unsupported_signature_version.
 
 The timestamp (unix seconds) must be within 300 s of the server's clock, which bounds how long a
-captured request can be replayed; within that window every POST signature is remembered once
-(`ApiRequestSeen`): the same signature again is answered as the replay it is (the original
-result, `Idempotent-Replayed: true`) when the first request settled or refunded, and refused
-with 409 replayed_request when it did not. No cookies, no session: CSRF does not apply."""
+captured request can be replayed; within that window every POST signature that got its answer
+(2xx or 4xx) is remembered once (`ApiRequestSeen`): the same signature again is answered as the
+replay it is (the original result, `Idempotent-Replayed: true`) when the first request settled
+or refunded, and refused with 409 replayed_request when it did not. A request answered 5xx
+(the database went away) changed nothing and is not remembered: the same bytes may be sent
+again. No cookies, no session: CSRF does not apply."""
 
 from __future__ import annotations
 
@@ -106,7 +108,11 @@ class InstitutionSignature(AuthBase):
         # R17: only a designated institution settles; checked once the caller is proven.
         if not institution.designated:
             raise ApiError(403, "not_designated", NOT_DESIGNATED)
-        request.signature_seen = request.method == "POST" and not services.api_request_remember(
-            institution=institution, signature=signature, timestamp=int(timestamp)
-        )
+        request.signature_seen = False
+        if request.method == "POST":
+            request.signature_seen = services.api_request_seen(
+                institution=institution, signature=signature
+            )
+            # Remembered by ApiEdgesMiddleware once the answer is known (not on a 5xx).
+            request.signature_to_remember = (institution.pk, signature, int(timestamp))
         return institution

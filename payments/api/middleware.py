@@ -5,10 +5,16 @@ becomes `{"error": {"code", "message"}}` with the same status."""
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from .. import services
 from . import errors
+
+logger = logging.getLogger(__name__)
 
 MESSAGES = {
     400: errors.BAD_REQUEST,
@@ -17,6 +23,22 @@ MESSAGES = {
     413: errors.PAYLOAD_TOO_LARGE,
     503: errors.DATABASE_UNAVAILABLE,
 }
+
+
+def _remember_signature(request: HttpRequest, response: HttpResponse) -> None:
+    """A signed POST that got its answer is remembered for the rest of its window (replays,
+    payments.api.auth). Not after a 5xx: nothing changed, so the same bytes may come again."""
+    remembered = getattr(request, "signature_to_remember", None)
+    if remembered is None or response.status_code >= 500 or request.signature_seen:
+        return
+    institution_id, signature, timestamp = remembered
+    try:
+        services.api_request_remember(
+            institution_id=institution_id, signature=signature, timestamp=timestamp
+        )
+    except DatabaseError:
+        # The answer stands; a replay of a settled request is still answered from its key.
+        logger.exception("institution API: could not remember a signature")
 
 
 def json_error(status: int, code: str, message) -> JsonResponse:
@@ -40,6 +62,7 @@ class ApiEdgesMiddleware:
         if length > settings.API_MAX_BODY_BYTES:
             return json_error(413, "payload_too_large", errors.PAYLOAD_TOO_LARGE)
         response = self.get_response(request)
+        _remember_signature(request, response)
         if response.status_code < 400 or response.get("Content-Type", "").startswith(
             "application/json"
         ):

@@ -10,6 +10,7 @@ from .credits import (  # noqa: F401
 from .filings import out_of_region_filing_create, out_of_region_filing_end  # noqa: F401
 from .institutions import (  # noqa: F401
     api_request_remember,
+    api_request_seen,
     institution_create,
     institution_designation_set,
     institution_secret_rotate,

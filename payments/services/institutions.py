@@ -88,17 +88,21 @@ def institution_designation_set(
     return locked
 
 
-def api_request_remember(*, institution: Institution, signature: str, timestamp: int) -> bool:
-    """Remember a signed request of the API; False when this signature was already seen (a
-    replay). One statement, in its own (autocommit) transaction so that a replay racing the
-    original sees it: it also forgets the institution's signatures whose window has passed."""
+def api_request_seen(*, institution: Institution, signature: str) -> bool:
+    """Whether this signed request was already answered within its window (a replay)."""
+    return ApiRequestSeen.objects.filter(institution=institution, signature=signature).exists()
+
+
+def api_request_remember(*, institution_id: int, signature: str, timestamp: int) -> None:
+    """Remember a signed request once it has its answer (2xx or 4xx; a 5xx changed nothing and
+    may be retried byte for byte). One statement in its own (autocommit) transaction: it also
+    forgets the institution's signatures whose window has passed."""
     stale_before = int(time.time()) - 2 * REPLAY_WINDOW_SECONDS
     table = ApiRequestSeen._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH forgotten AS (DELETE FROM {table} WHERE institution_id = %s AND signed_at < %s) "  # noqa: S608 - our own table name
             f"INSERT INTO {table} (institution_id, signature, signed_at) VALUES (%s, %s, %s) "
-            "ON CONFLICT (institution_id, signature) DO NOTHING RETURNING id",
-            [institution.pk, stale_before, institution.pk, signature, timestamp],
+            "ON CONFLICT (institution_id, signature) DO NOTHING",
+            [institution_id, stale_before, institution_id, signature, timestamp],
         )
-        return cursor.fetchone() is not None

@@ -7,14 +7,11 @@ DEBUG = False
 SECRET_KEY = env("SECRET_KEY")  # required: no default in production
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-REDIS_URL = env("REDIS_URL")  # required: shared cache for rate limits, Celery broker later
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "portal",
-    }
-}
+# Required: the shared cache of the rate limits and the Celery broker. The cache is base.py's
+# django-redis with IGNORE_EXCEPTIONS: a Redis that goes away turns cache calls into misses and
+# rate limits fail open (RATELIMIT_FAIL_OPEN), so pages keep working (issue 13 point 7: Django's
+# own RedisCache raised instead, and /verify, activation and the consent answer gave 500).
+REDIS_URL = env("REDIS_URL")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

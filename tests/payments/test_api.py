@@ -535,15 +535,15 @@ def test_no_answer_carries_a_full_identity_number(demo):
 def test_queries_do_not_grow_with_the_lines(demo, django_assert_max_num_queries):
     """The API adds a constant few queries (institution, patient, the answer's settlement and
     lines) around the service; a GET is three queries whatever the number of lines. Issue 13
-    added five to a settlement: the signature remembered (1), the people and authorizations
-    share-locked (2) and read again under the locks (2)."""
-    with django_assert_max_num_queries(31):
+    added six to a settlement: the signature looked up and remembered (2), the people and
+    authorizations share-locked (2) and read again under the locks (2)."""
+    with django_assert_max_num_queries(32):
         one = settle()
-    with django_assert_max_num_queries(31):
+    with django_assert_max_num_queries(32):
         two = settle(body(patient=XIAOYAN, amount="2500.00", items=[]), code="XJ-HOSP-001")
     assert (len(one["lines"]), len(two["lines"])) == (1, 2)
     for code, created in [("JS-HOSP-001", one), ("XJ-HOSP-001", two)]:
         with django_assert_max_num_queries(3):  # institution, settlement, lines with payers
             call("GET", f"{SETTLEMENTS}/{created['id']}", code=code)
-    with django_assert_max_num_queries(26):  # the signature remembered: 25
+    with django_assert_max_num_queries(27):  # the signature looked up and remembered: 26
         refund(two["id"], "1000.00", code="XJ-HOSP-001")

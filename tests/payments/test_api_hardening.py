@@ -233,3 +233,23 @@ def test_an_unknown_path_under_api_is_404_in_the_json_shape(demo, path):
         response = call(method, path, {})
         assert error_of(response) == (404, "not_found"), (method, path)
         assert response["Content-Type"].startswith("application/json")
+
+
+def test_a_signature_is_remembered_only_once_its_request_has_an_answer(demo, monkeypatch):
+    """A 5xx changed nothing (the database went away, a bug): the same bytes may come again."""
+    from payments.services import settlement as settlement_service
+
+    def database_gone():
+        from django.db import OperationalError
+
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(settlement_service, "fault_after_first_line", database_gone)
+    raw, headers = captured()
+    failed = send(SETTLEMENTS, raw, headers)
+    assert error_of(failed) == (503, "service_unavailable") and failed["Retry-After"]
+    assert ApiRequestSeen.objects.count() == 0 and Settlement.objects.count() == 0
+    monkeypatch.setattr(settlement_service, "fault_after_first_line", None)
+    again = send(SETTLEMENTS, raw, headers)
+    assert again.status_code == 201 and "Idempotent-Replayed" not in again
+    assert ApiRequestSeen.objects.count() == 1 and Settlement.objects.count() == 1
