@@ -2,10 +2,13 @@
 reads the database (issue 13). The real thing, a killed connection under gunicorn with the
 production settings, is tests/integration/test_production_settings.py."""
 
+import pytest
 from django.db import OperationalError
 from django.test import RequestFactory
 
 from accounts.views import DATABASE_UNAVAILABLE, SERVER_ERROR, server_error
+
+pytestmark = pytest.mark.django_db  # to count its queries: none
 
 
 def _answer(error):
