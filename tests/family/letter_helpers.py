@@ -62,6 +62,19 @@ def signature_png(text: str = "sign") -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def png_data_url(size=(480, 160), mode="RGBA", **save) -> str:
+    """A blank PNG of `size` as a data URL (`save`: Pillow's PNG options)."""
+    buffer = io.BytesIO()
+    Image.new(mode, size, 0).save(buffer, format="PNG", **save)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def bomb_url() -> str:
+    """A decompression bomb (issue 13): a 9000×9000 one-bit PNG, about 20 KB as sent and
+    81 megapixels once decoded (324 MB as RGBA)."""
+    return png_data_url((9000, 9000), mode="1", optimize=True)
+
+
 def bind_eight(holder: InsuredPerson, *, at: dt.datetime, image: str = "") -> CommitmentLetter:
     """The holder binds eight new members in one letter (online, their own login); the region's
     R21 caps are set so that eight are allowed."""
