@@ -6,18 +6,41 @@ lazily (Pillow reads the header only), refused when its declared size is over th
 then decoded completely (a truncated or corrupt file is refused) and written out afresh by Pillow:
 what is kept is the pixels, never the bytes as sent (no metadata chunks, no trailing data).
 
-Callers turn `ImageRefused` into their own message (the drawn signature, the counter scan)."""
+Callers turn `ImageRefused` into their own message (the drawn signature, the counter scan).
+
+WeasyPrint, once imported, sets Pillow's process-wide `ImageFile.LOAD_TRUNCATED_IMAGES` so that
+it prints what it can of a broken picture; a file from outside must be complete, so opening and
+decoding here run with that flag off, under a lock (the flag is global)."""
 
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 # Modes each format writes as they are; anything else is converted first.
 PNG_MODES = {"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16"}
 JPEG_MODES = {"L", "RGB", "CMYK"}
 JPEG_QUALITY = 90
+
+
+_STRICT = threading.Lock()
+
+
+@contextmanager
+def _strict_loading() -> Iterator[None]:
+    """Pillow refuses a truncated file (and a bad checksum) while this runs, whatever the
+    process set."""
+    with _STRICT:
+        previous = ImageFile.LOAD_TRUNCATED_IMAGES
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES = previous
 
 
 class ImageRefused(Exception):
@@ -39,6 +62,13 @@ def decode_bounded(
 ) -> Image.Image:
     """The fully decoded image of `data`, which must be a `fmt` ("PNG", "JPEG") image within the
     bounds. The bounds are checked on the header, before any pixel is decoded."""
+    with _strict_loading():
+        return _decode(data, fmt, max_pixels, max_width, max_height)
+
+
+def _decode(
+    data: bytes, fmt: str, max_pixels: int, max_width: int | None, max_height: int | None
+) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError as exc:  # Pillow's own, far higher, bound

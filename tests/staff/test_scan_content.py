@@ -92,9 +92,10 @@ def test_a_pdf_without_pages_or_with_too_many_is_refused(story, binding, scan_ro
     assert len(PdfReader(io.BytesIO(_kept(scan_root)), strict=True).pages) == 20
 
 
-def test_a_truncated_jpeg_is_refused(story, binding, scan_root):
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_a_truncated_image_is_refused(story, binding, scan_root, pillow_lenient, fmt):
     buffer = io.BytesIO()
-    Image.effect_noise((600, 400), 60).convert("RGB").save(buffer, format="JPEG", quality=90)
+    Image.effect_noise((600, 400), 60).convert("RGB").save(buffer, format=fmt)
     data = buffer.getvalue()
     assert _refused(story, binding, scan_root, data[: len(data) // 2], "IMG_0002.jpg") == [
         str(services.SCAN_BROKEN)
