@@ -324,11 +324,12 @@ class CommitmentLetterAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.Mo
 
     @admin.display(description=_("手写签名"))
     def signature(self, obj):
-        if not obj.signature_image.startswith("data:image/png;base64,"):
+        image = services.signature_image_shown(obj.signature_image)
+        if not image:
             return "—"
         return format_html(
             '<img src="{}" alt="{}" class="signature-image">',
-            obj.signature_image,
+            image,
             _("手写签名"),
         )
 

@@ -30,6 +30,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from .models import CommitmentLetter
+from .services.signatures import signature_image_shown
 
 LAYOUT_V1 = "family/letters/print/v1.html"
 # text version -> layout file. A new wording (text version) or a new layout adds a row here.
@@ -178,6 +179,8 @@ def context(letter: CommitmentLetter, *, request=None, pdf: bool, **extra) -> di
         "signed_at": timezone.localtime(letter.signed_at),
         "verify_url": url,
         "qr_svg": qr_svg(url),
+        # Never a stored image beyond the signature bound (a letter signed before the check).
+        "signature_image": signature_image_shown(letter.signature_image),
         "pdf": pdf,
         # The page's Content-Security-Policy nonce for its <style> (django-csp): the template
         # gets no request (see letter_html). A PDF has no policy.

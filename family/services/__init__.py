@@ -10,9 +10,8 @@ inserts, which FOR UPDATE would block (and deadlock against); we never change a 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -29,6 +28,15 @@ from ..models import Authorization, CommitmentLetter, Guardianship, Relation, Re
 from ..selectors import deduction_order_for
 from ..verification import get_verifier
 from . import notify
+from .signatures import (  # noqa: F401 (re-exported)
+    MAX_SIGNATURE_BYTES,
+    MAX_SIGNATURE_HEIGHT,
+    MAX_SIGNATURE_WIDTH,
+    SIGNATURE_IMAGE_INVALID,
+    SIGNATURE_IMAGE_TOO_LARGE,
+    signature_image_clean,
+    signature_image_shown,
+)
 
 Status = Authorization.Status
 Kind = Notification.Kind
@@ -68,7 +76,6 @@ WINDOW_TOO_LONG = _("R6：授权期限不能超过本统筹区规定的%(days)s�
 WINDOW_END_REQUIRED = _("R6：本统筹区规定授权须设置结束时间（最长%(days)s天）")
 # R7
 SIGNATURE_NAME_MISMATCH = _("R7：签名须与主账户人登记的姓名完全一致")
-SIGNATURE_IMAGE_INVALID = _("R7：手写签名图像无效或过大，请重新签写")
 LETTER_CHANGED = _("R7：承诺书内容已发生变化，请重新阅读后再签署")
 NOT_THE_HOLDER = _("R7/R22：承诺书只能由主账户人本人签署")
 # R8
@@ -90,9 +97,6 @@ MEMBERS_LIFETIME_CAP = _("R21：本统筹区规定累计绑定的共济成员不
 CAP_INVALID = _("R21：单笔支付上限须为大于0、最多两位小数的金额")
 # R22
 GUARDIAN_SELF = _("R22：监护人不能是本人")
-
-MAX_SIGNATURE_BYTES = 200_000
-_SIGNATURE_RE = re.compile(r"^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$")
 
 
 @dataclass(frozen=True)
@@ -435,13 +439,12 @@ def _check_holder_not_member_elsewhere(policy: RegionPolicy, holder: InsuredPers
         raise ValidationError(HOLDER_IS_MEMBER_ELSEWHERE, code="R5")
 
 
-def _check_signature(holder: InsuredPerson, signature: Signature) -> None:
+def _check_signature(holder: InsuredPerson, signature: Signature) -> Signature:
+    """The signature to record: the typed name as registered, and the drawing re-encoded
+    (`signature_image_clean`: a bounded, complete PNG, never the bytes as sent)."""
     if signature.name.strip() != holder.name:
         raise ValidationError(SIGNATURE_NAME_MISMATCH, code="R7")
-    if signature.image and (
-        len(signature.image) > MAX_SIGNATURE_BYTES or not _SIGNATURE_RE.match(signature.image)
-    ):
-        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="R7")
+    return replace(signature, image=signature_image_clean(signature.image))
 
 
 def _check_channel(actor: User | None, channel: str) -> None:
@@ -587,7 +590,7 @@ def relationship_bind(
             for m in members
         ]
         _check_actor_is_holder(holder, actor, channel)
-        _check_signature(holder, signature)
+        signature = _check_signature(holder, signature)
         errors = bind_check(holder=holder, members=members, at=at)
         for error in errors:
             if error is not None:
@@ -737,7 +740,7 @@ def authorization_window_change(
         if not authorization.is_live:
             raise ValidationError(NOT_LIVE, code="R15")
         _check_actor_is_holder(holder, actor, channel)
-        _check_signature(holder, signature)
+        signature = _check_signature(holder, signature)
         _check_holder(holder, at=at)
         start = window_change_check(
             authorization=authorization, window_start=window_start, window_end=window_end, at=at

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -38,6 +36,23 @@ from . import (
     bind_check,
     letter_preview_for_binding,
     relationship_bind,
+)
+from .scans import (
+    MAX_PDF_PAGES,
+    MAX_PIXELS,
+    SCAN_BROKEN,
+    SCAN_EMPTY,
+    SCAN_ENCRYPTED,
+    SCAN_EXECUTABLE,
+    SCAN_TOO_LARGE,
+    SCAN_TOO_MANY_PAGES,
+    SCAN_TOO_MANY_PIXELS,
+    SCAN_TYPE_REFUSED,
+    Scan,
+    scan_check,
+    scan_limit_bytes,
+    scan_limit_mb,
+    scan_read,
 )
 
 __all__ = [
@@ -61,12 +76,18 @@ __all__ = [
     "REVIEW_MEMBERS_OVER",
     "REVIEW_NO_PERMISSION",
     "REVIEW_OWN",
+    "MAX_PDF_PAGES",
+    "MAX_PIXELS",
     "SCAN_BROKEN",
     "SCAN_EMPTY",
+    "SCAN_ENCRYPTED",
     "SCAN_EXECUTABLE",
     "SCAN_MISSING",
     "SCAN_TOO_LARGE",
+    "SCAN_TOO_MANY_PAGES",
+    "SCAN_TOO_MANY_PIXELS",
     "SCAN_TYPE_REFUSED",
+    "Scan",
     "Documents",
     "counter_binding_approve",
     "counter_binding_cancel",
@@ -120,26 +141,14 @@ LETTER_CHANGED_SINCE_PRINT = _(
     "R7：打印后承诺书内容已发生变化（如该主账户人的共济成员有变动），"
     "请重新打印，由主账户人重新签字并上传扫描件"
 )
-# Scan
+# Scan (the checks themselves: .scans)
 SCAN_MISSING = _("请先上传主账户人签字的承诺书扫描件")
-SCAN_EMPTY = _("上传的文件是空的，请重新选择扫描件")
-SCAN_TOO_LARGE = _("扫描件不能超过%(mb)s MB，请降低扫描分辨率后重新上传")
-SCAN_EXECUTABLE = _("该文件是可执行程序，不是扫描件，已拒收")
-SCAN_TYPE_REFUSED = _(
-    "仅接受 PDF、JPEG 或 PNG 格式的扫描件；该文件的内容不是这几种格式（与文件名无关）"
-)
-SCAN_BROKEN = _("扫描件已损坏或不完整，请重新扫描后上传")
 # Review
 REVIEW_OWN = _("审核须由其他工作人员办理，不能审核本人经办的柜台绑定")
 REVIEW_NO_PERMISSION = _("您没有审核柜台绑定的权限")
 REJECT_REASON_REQUIRED = _("驳回时须填写原因")
 REVIEW_MEMBERS_OVER = _("绑定后共济成员%(count)s人，超过本统筹区规定的%(threshold)s人")
 REVIEW_GRANDPARENT = _("含祖孙关系：%(relations)s")
-
-PDF_MAGIC = b"%PDF-"
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-EXECUTABLE_MAGICS = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xce", b"#!")
 
 
 @dataclass(frozen=True)
@@ -501,69 +510,14 @@ def counter_binding_letter_print(
 # scan of the signed letter
 
 
-def scan_check(data: bytes) -> str:
-    """The content type of an acceptable scan, judged by its bytes alone (never by its name or
-    the browser's word); a ValidationError for anything else."""
-    if not data:
-        raise ValidationError(SCAN_EMPTY, code="empty")
-    limit = settings.COUNTER_SCAN_MAX_BYTES
-    if len(data) > limit:
-        raise ValidationError(SCAN_TOO_LARGE, code="size", params={"mb": scan_limit_mb(limit)})
-    if data.startswith(PDF_MAGIC):
-        if b"%%EOF" not in data[-2048:]:
-            raise ValidationError(SCAN_BROKEN, code="broken")
-        return "application/pdf"
-    if data.startswith(JPEG_MAGIC) or data.startswith(PNG_MAGIC):
-        expected = "JPEG" if data.startswith(JPEG_MAGIC) else "PNG"
-        try:
-            from PIL import Image
-
-            with Image.open(io.BytesIO(data)) as image:
-                fmt = image.format
-                image.verify()
-        except Exception as exc:  # Pillow raises many kinds for a broken image
-            raise ValidationError(SCAN_BROKEN, code="broken") from exc
-        if fmt != expected:
-            raise ValidationError(SCAN_BROKEN, code="broken")
-        return "image/jpeg" if expected == "JPEG" else "image/png"
-    if data.startswith(EXECUTABLE_MAGICS):
-        raise ValidationError(SCAN_EXECUTABLE, code="type")
-    raise ValidationError(SCAN_TYPE_REFUSED, code="type")
-
-
-def scan_limit_bytes() -> int:
-    return settings.COUNTER_SCAN_MAX_BYTES
-
-
-def scan_limit_mb(limit: int | None = None) -> str:
-    """The scan size limit in MB as people read it ("5")."""
-    limit = settings.COUNTER_SCAN_MAX_BYTES if limit is None else limit
-    return f"{limit / (1024 * 1024):g}"
-
-
-def scan_read(upload, *, limit: int | None = None) -> bytes:
-    """At most limit + 1 bytes of an uploaded file (enough to tell that it is too large)."""
-    limit = settings.COUNTER_SCAN_MAX_BYTES if limit is None else limit
-    size = getattr(upload, "size", None)
-    if size is not None and size > limit:
-        raise ValidationError(SCAN_TOO_LARGE, code="size", params={"mb": scan_limit_mb(limit)})
-    buffer = io.BytesIO()
-    upload.seek(0)
-    for chunk in upload.chunks() if hasattr(upload, "chunks") else [upload.read()]:
-        buffer.write(chunk)
-        if buffer.tell() > limit:
-            raise ValidationError(SCAN_TOO_LARGE, code="size", params={"mb": scan_limit_mb(limit)})
-    return buffer.getvalue()
-
-
 def counter_binding_scan_attach(
     *, binding: CounterBinding, upload, actor: User, at: dt.datetime | None = None
 ) -> CounterBinding:
     """Keep the scan of the wet-signed letter (replacing an earlier one). Checked by content
-    before anything is written: a refused file leaves nothing stored."""
+    and rewritten (`scans.scan_check`) before anything is written: a refused file leaves nothing
+    stored; what is stored, hashed and sized is the rewritten file."""
     _check_staff(actor, binding.region_id)
-    data = scan_read(upload)
-    content_type = scan_check(data)
+    scan = scan_check(scan_read(upload))  # parsed and rewritten, outside the transaction
     with transaction.atomic():
         at = _now(at)
         binding = _lock(binding)
@@ -572,11 +526,11 @@ def counter_binding_scan_attach(
             raise ValidationError(NOT_PRINTED, code="state")
         before = _snapshot(binding)
         old_name = binding.scan.name
-        binding.scan_content_type = content_type
-        binding.scan_sha256 = hashlib.sha256(data).hexdigest()
-        binding.scan_size = len(data)
+        binding.scan_content_type = scan.content_type
+        binding.scan_sha256 = hashlib.sha256(scan.data).hexdigest()
+        binding.scan_size = len(scan.data)
         binding.scan_uploaded_at = at
-        binding.scan.save("scan", ContentFile(data), save=False)
+        binding.scan.save("scan", ContentFile(scan.data), save=False)
         new_name = binding.scan.name
         try:
             binding.save(update_fields=SCAN_FIELDS)

@@ -54,7 +54,11 @@ CAP_CLEARED = _("已取消%(name)s的单笔支付上限。")
 NAME_SEPARATOR = "、"
 
 # Service messages that belong next to one field; every other one goes above the form.
-SIGN_FIELD_ERRORS = {services.SIGNATURE_NAME_MISMATCH: "signed_name"}
+SIGN_FIELD_ERRORS = {
+    services.SIGNATURE_NAME_MISMATCH: "signed_name",
+    services.SIGNATURE_IMAGE_INVALID: "signature_image",
+    services.SIGNATURE_IMAGE_TOO_LARGE: "signature_image",
+}
 WINDOW_FIELD_ERRORS = {
     services.WINDOW_START_PAST: "window_start",
     services.WINDOW_END_NOT_AFTER_START: "window_end",
@@ -319,9 +323,11 @@ class LetterDetailView(LoginRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["letter"] = selectors.letter_get_for_holder(
+        letter = selectors.letter_get_for_holder(
             user=self.request.user, public_id=self.kwargs["public_id"]
         )
+        context["letter"] = letter
+        context["signature_image"] = services.signature_image_shown(letter.signature_image)
         return context
 
 

@@ -6,7 +6,9 @@
  * The container is `hidden` in the HTML: without JavaScript the page asks only for the typed
  * name. With JavaScript it appears; strokes (mouse, pen or finger, through pointer events) are
  * written into the hidden input as a PNG data URL of a fixed 480×160 size, which keeps it well
- * under the server's limit whatever the screen's pixel ratio.
+ * under the server's limit whatever the screen's pixel ratio (the server refuses a drawing
+ * over 2000×1000 pixels, family.services.MAX_SIGNATURE_WIDTH/HEIGHT). A drawing the server
+ * refused (`data-signature-refused`) is dropped, so the holder draws again or signs by name.
  */
 (function () {
   "use strict";
@@ -29,6 +31,9 @@
     var fittedWidth = 0;
 
     pad.hidden = false;
+    if (pad.hasAttribute("data-signature-refused")) {
+      input.value = "";
+    }
 
     function say(key) {
       if (status) {

@@ -19,6 +19,7 @@ from accounts import services as account_services
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from family import services
 from family.models import CommitmentLetter, Relation
+from tests.bombs import bomb_png
 from tests.factories import make_id_number
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -60,6 +61,19 @@ def signature_png(text: str = "sign") -> str:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def png_data_url(size=(480, 160), mode="RGBA", **save) -> str:
+    """A blank PNG of `size` as a data URL (`save`: Pillow's PNG options)."""
+    buffer = io.BytesIO()
+    Image.new(mode, size, 0).save(buffer, format="PNG", **save)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def bomb_url() -> str:
+    """A decompression bomb (issue 13): a 9000×9000 PNG, 13 KB as a data URL and 81 megapixels
+    once decoded (324 MB as RGBA)."""
+    return "data:image/png;base64," + base64.b64encode(bomb_png(9000, 9000)).decode()
 
 
 def bind_eight(holder: InsuredPerson, *, at: dt.datetime, image: str = "") -> CommitmentLetter:

@@ -25,6 +25,7 @@ from family.forms.binding import MEMBER_PREFIX
 from family.models import Authorization, CommitmentLetter, Relation, Relationship
 from family.views.binding import DRAFT_SESSION_KEY
 from tests.factories import InsuredPersonFactory, StaffUserFactory, make_id_number
+from tests.family.letter_helpers import bomb_url
 
 BIND = reverse("family:bind")
 OVERVIEW = reverse("family:overview")
@@ -261,10 +262,11 @@ def test_wizard_binds_a_child_under_16_active_at_once(client, cast):
     letter = CommitmentLetter.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("family:letter-detail", args=[letter.public_id])
-    # R7: the stored text is exactly what the holder read; the drawn signature is kept.
+    # R7: the stored text is exactly what the holder read; the drawn signature is kept
+    # (re-encoded by the server: the same pixels, never the bytes as sent).
     assert letter.text == previewed
     assert letter.text_intact
-    assert letter.signature_image == PNG
+    assert letter.signature_image == services.signature_image_clean(PNG)
     assert letter.channel == AuditEntry.Channel.ONLINE
     assert letter.signed_by == holder.user
     assert letter.purpose == CommitmentLetter.Purpose.BIND
@@ -275,7 +277,7 @@ def test_wizard_binds_a_child_under_16_active_at_once(client, cast):
     assert DRAFT_SESSION_KEY not in client.session
     page = _html(client.get(response["Location"]))
     assert "承诺书已签署。现已生效：王小明。" in page
-    assert f'src="{PNG}"' in page
+    assert f'src="{letter.signature_image}"' in page
 
 
 def test_wizard_binds_a_member_from_16_pending_their_consent(client, cast):
@@ -414,6 +416,38 @@ def test_wrong_typed_signature_name_is_refused_and_creates_nothing(client, cast)
     )
     assert response.status_code == 302
     assert Authorization.objects.get().member == cast["王小明"]
+
+
+def _signature_error(page: str) -> str:
+    match = re.search(r'id="signature-image-error"[^>]*>\s*(.*?)\s*</div>', page, re.S)
+    assert match, "no signature image error shown"
+    return html.unescape(match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        (bomb_url(), services.SIGNATURE_IMAGE_TOO_LARGE % {"width": 2000, "height": 1000}),
+        (PNG[:-30], services.SIGNATURE_IMAGE_INVALID),  # cut short
+        ("data:image/png;base64," + "QUJD" * 10, services.SIGNATURE_IMAGE_INVALID),  # "ABC…"
+    ],
+    ids=["bomb", "truncated", "not-a-png"],
+)
+def test_a_refused_drawing_is_shown_at_the_signature_and_creates_nothing(
+    client, cast, image, message
+):  # R7, issue 13
+    client.force_login(cast["王建国"].user)
+    response, _previewed = _bind_through_pages(
+        client, [_row(cast["王小明"], Relation.CHILD)], name="王建国", image=image
+    )
+    assert response.status_code == 200
+    page = _html(response)
+    assert _signature_error(page) == str(message)
+    assert response.context["form"].errors["signature_image"] == [str(message)]
+    # The pad is told to drop the refused drawing; the typed name alone can sign again.
+    assert re.search(r'<div class="signature-pad mb-3"[^>]*\bdata-signature-refused', page)
+    _nothing_bound()
+    assert client.session[DRAFT_SESSION_KEY]
 
 
 def test_a_letter_that_changed_since_it_was_read_is_not_signed(client, cast):
@@ -585,6 +619,32 @@ def test_window_change_with_a_wrong_signature_name_changes_nothing(client, demo_
     )
     assert response.status_code == 200
     assert str(services.SIGNATURE_NAME_MISMATCH) in _html(response)
+    authorization.refresh_from_db()
+    assert authorization.window_end.year == 2026
+    assert CommitmentLetter.objects.filter(purpose="change_window").count() == 0
+
+
+def test_window_change_with_a_refused_drawing_changes_nothing(client, demo_family):  # issue 13
+    authorization = Authorization.objects.get(member=demo_family["王德胜"])
+    client.force_login(demo_family["王建国"].user)
+    url = _window_url(authorization)
+    page = _html(client.post(url, {"step": "window", "window_end": _future(30)}))
+    response = client.post(
+        url,
+        {
+            "step": "sign",
+            "window_start": _hidden(page, "window_start"),
+            "window_end": _hidden(page, "window_end"),
+            "signed_name": "王建国",
+            "signature_image": bomb_url(),
+            "letter_hash": _hidden(page, "letter_hash"),
+        },
+    )
+    assert response.status_code == 200
+    assert _signature_error(_html(response)) == str(services.SIGNATURE_IMAGE_TOO_LARGE) % {
+        "width": 2000,
+        "height": 1000,
+    }
     authorization.refresh_from_db()
     assert authorization.window_end.year == 2026
     assert CommitmentLetter.objects.filter(purpose="change_window").count() == 0

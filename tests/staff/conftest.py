@@ -27,3 +27,11 @@ def story(db):
     people = {p.name: p for p in InsuredPerson.objects.select_related("region", "user")}
     staff = {u.username: u for u in User.objects.filter(is_staff=True)}
     return SimpleNamespace(people=people, staff=staff)
+
+
+@pytest.fixture
+def scan_root(settings, tmp_path):
+    """Counter scans are stored under a temporary directory."""
+    root = tmp_path / "scans"
+    settings.COUNTER_SCAN_ROOT = root
+    return root

@@ -1,13 +1,16 @@
-"""Helpers of the counter binding tests (issue 6): scans made with Pillow, and a binding brought
-to a given step through the real services."""
+"""Helpers of the counter binding tests (issue 6): scans made with Pillow and pypdf (hostile ones
+too, issue 13), and a binding brought to a given step through the real services."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
+from pypdf import PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, TextStringObject
 
 from accounts import services as account_services
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
@@ -16,6 +19,8 @@ from family.models import CounterBinding, Relation
 from tests.factories import make_id_number
 
 ID, SS = CounterBinding.Card.ID_CARD, CounterBinding.Card.SS_CARD
+# A Windows program's first bytes (DOS header, "PE" signature).
+EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200 + b"PE\x00\x00"
 HOUSEHOLD = "household_register"
 
 
@@ -27,6 +32,59 @@ def image_bytes(fmt: str, size=(40, 30)) -> bytes:
 
 def pdf_bytes() -> bytes:
     return image_bytes("PDF")
+
+
+def pdf_with_pages(count: int, **encrypt) -> bytes:
+    """A PDF of `count` blank A4 pages written by pypdf (`encrypt`: PdfWriter.encrypt's)."""
+    writer = PdfWriter()
+    for _ in range(count):
+        writer.add_blank_page(595, 842)
+    if encrypt:
+        writer.encrypt(**encrypt)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _action(kind: str, **entries) -> DictionaryObject:
+    action = DictionaryObject({NameObject("/S"): NameObject(kind)})
+    for key, value in entries.items():
+        action[NameObject(f"/{key}")] = TextStringObject(value)
+    return action
+
+
+def active_pdf() -> bytes:
+    """A one-page PDF that acts when opened: JavaScript as the /OpenAction and in the /Names
+    tree, document and page /AA, a link annotation that launches a program, an embedded
+    executable."""
+    writer = PdfWriter()
+    page = writer.add_blank_page(595, 842)
+    root = writer._root_object
+    root[NameObject("/OpenAction")] = writer._add_object(_action("/JavaScript", JS="app.alert(1)"))
+    root[NameObject("/AA")] = DictionaryObject(
+        {NameObject("/WC"): _action("/JavaScript", JS="app.alert(2)")}
+    )
+    page[NameObject("/AA")] = DictionaryObject(
+        {NameObject("/O"): _action("/JavaScript", JS="app.alert(3)")}
+    )
+    link = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject([NumberObject(v) for v in (0, 0, 595, 842)]),
+            NameObject("/A"): _action("/Launch", F="cmd.exe"),
+        }
+    )
+    page[NameObject("/Annots")] = ArrayObject([writer._add_object(link)])
+    writer.add_attachment("invoice.exe", EXECUTABLE)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def stored_files(root) -> list[str]:
+    """Every file under the scan root."""
+    return [os.path.join(d, f) for d, _dirs, files in os.walk(root) for f in files]
 
 
 def upload(data: bytes, name: str = "scan.pdf", content_type: str = "application/pdf"):

@@ -4,8 +4,10 @@ MEDIA_ROOT under a random name and downloaded only through the scoped staff view
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -15,26 +17,22 @@ from accounts.models import AuditEntry
 from family import services
 from family.models import CounterBinding
 
-from .counter_helpers import SPOUSE, image_bytes, pdf_bytes, printed, upload
+from .counter_helpers import (
+    EXECUTABLE,
+    SPOUSE,
+    image_bytes,
+    pdf_bytes,
+    printed,
+    stored_files,
+    upload,
+)
 
 MiB = 1024 * 1024
-EXECUTABLE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 200 + b"PE\x00\x00"
-
-
-@pytest.fixture
-def scan_root(settings, tmp_path):
-    root = tmp_path / "scans"
-    settings.COUNTER_SCAN_ROOT = root
-    return root
 
 
 @pytest.fixture
 def binding(story, scan_root):
     return printed(story, "王建国", [SPOUSE])
-
-
-def _stored(root) -> list[str]:
-    return [os.path.join(d, f) for d, _dirs, files in os.walk(root) for f in files]
 
 
 def _attach(story, binding, data, name, content_type="application/pdf"):
@@ -60,7 +58,7 @@ REFUSED = [
 
 
 @pytest.mark.parametrize(("data", "name", "message"), REFUSED)
-def test_a_refused_file_is_named_and_nothing_is_stored(
+def test_a_refused_file_is_named_and_nothing_isstored_files(
     story, binding, scan_root, data, name, message
 ):
     with pytest.raises(ValidationError) as caught:
@@ -69,7 +67,7 @@ def test_a_refused_file_is_named_and_nothing_is_stored(
     assert [str(m) for m in caught.value.messages] == [str(message)]
     binding.refresh_from_db()
     assert not binding.scan and binding.scan_sha256 == "" and binding.scan_size is None
-    assert _stored(scan_root) == []
+    assert stored_files(scan_root) == []
     assert not AuditEntry.objects.filter(action="counter_binding.scan_attach").exists()
 
 
@@ -80,7 +78,7 @@ def test_an_oversized_file_is_refused(story, binding, scan_root):
         _attach(story, binding, data, "big.pdf")
 
     assert caught.value.messages == ["扫描件不能超过5 MB，请降低扫描分辨率后重新上传"]
-    assert _stored(scan_root) == []
+    assert stored_files(scan_root) == []
 
 
 @pytest.mark.parametrize(
@@ -99,9 +97,12 @@ def test_a_valid_scan_is_kept_privately_under_a_random_name(
     binding = _attach(story, binding, data, name)
 
     assert binding.scan_content_type == content_type
-    assert binding.scan_size == len(data)
-    stored = _stored(scan_root)
+    stored = stored_files(scan_root)
     assert len(stored) == 1 and stored[0].endswith(extension)
+    # What is kept is the rewritten file (issue 13); its size and hash are the kept bytes'.
+    kept = Path(stored[0]).read_bytes()
+    assert binding.scan_size == len(kept)
+    assert binding.scan_sha256 == hashlib.sha256(kept).hexdigest()
     relative = os.path.relpath(stored[0], scan_root)
     assert re.fullmatch(r"\d{4}/\d{2}/[0-9a-f]{32}" + re.escape(extension), relative)
     assert not stored[0].startswith(str(settings.MEDIA_ROOT))
@@ -116,10 +117,10 @@ def test_a_new_scan_replaces_the_old_file(
     story, binding, scan_root, django_capture_on_commit_callbacks
 ):
     binding = _attach(story, binding, pdf_bytes(), "first.pdf")
-    first = _stored(scan_root)
+    first = stored_files(scan_root)
     with django_capture_on_commit_callbacks(execute=True):
         binding = _attach(story, binding, image_bytes("PNG"), "second.png")
-    now = _stored(scan_root)
+    now = stored_files(scan_root)
     assert len(now) == 1 and now != first
 
 
@@ -129,7 +130,7 @@ def test_a_scan_before_printing_is_refused(story, scan_root):
     with pytest.raises(ValidationError) as caught:
         _attach(story, draft, pdf_bytes(), "scan.pdf")
     assert caught.value.messages == [str(services.NOT_PRINTED)]
-    assert _stored(scan_root) == []
+    assert stored_files(scan_root) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def test_the_page_shows_why_a_file_is_refused(
     response = _post(client, binding, data, name)
     assert response.status_code == 200
     assert str(message) in response.content.decode()
-    assert _stored(scan_root) == []
+    assert stored_files(scan_root) == []
 
 
 def test_the_page_stops_reading_an_oversized_upload(client, story, binding, scan_root, settings):
@@ -159,7 +160,7 @@ def test_the_page_stops_reading_an_oversized_upload(client, story, binding, scan
     assert response.status_code == 200
     assert "扫描件不能超过0.0625 MB" in response.content.decode()
     binding.refresh_from_db()
-    assert not binding.scan and _stored(scan_root) == []
+    assert not binding.scan and stored_files(scan_root) == []
 
 
 def test_the_upload_checks_csrf(story, binding, scan_root):
@@ -169,19 +170,20 @@ def test_the_upload_checks_csrf(story, binding, scan_root):
     client.force_login(story.staff["js_clerk"])
     response = _post(client, binding, pdf_bytes(), "scan.pdf")
     assert response.status_code == 403
-    assert _stored(scan_root) == []
+    assert stored_files(scan_root) == []
 
 
 def test_the_scan_downloads_as_an_attachment_never_sniffed(client, story, binding, scan_root):
-    data = pdf_bytes()
     client.force_login(story.staff["js_clerk"])
-    assert _post(client, binding, data, "scan.pdf").status_code == 302
+    assert _post(client, binding, pdf_bytes(), "scan.pdf").status_code == 302
     url = reverse("staff:binding-scan", kwargs={"public_id": binding.public_id})
 
     response = client.get(url)
 
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == data
+    binding.refresh_from_db()
+    with binding.scan.open("rb") as kept:
+        assert b"".join(response.streaming_content) == kept.read()
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == (
         f'attachment; filename="counter-binding-{binding.public_id}.pdf"'
