@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from . import idnumber
+from .fields import BoundedDateField
 from .models import PHONE_VALIDATOR, AuditEntry, User
 from .selectors import AuditFilters
 
@@ -184,10 +185,10 @@ class AuditFilterForm(forms.Form):
         required=False,
         choices=[("", _("全部渠道")), *AuditEntry.Channel.choices],
     )
-    date_from = forms.DateField(
+    date_from = BoundedDateField(
         label=_("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    date_to = forms.DateField(
+    date_to = BoundedDateField(
         label=_("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts import idnumber
+from accounts.fields import BoundedDateTimeField
 from family import selectors, services
 from family.models import Relation
 
@@ -31,7 +32,7 @@ LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 LOCAL_INPUT_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
 
 
-class LocalDateTimeField(forms.DateTimeField):
+class LocalDateTimeField(BoundedDateTimeField):
     """A datetime-local input. Django reads it in the current time zone (settings.TIME_ZONE,
     Asia/Shanghai) and returns an aware datetime."""
 
@@ -279,8 +280,8 @@ class WindowSignForm(SignForm):
     """Step two of a window change: the window travels in hidden fields; the letter digest ties
     the signature to the text shown with exactly these values."""
 
-    window_start = forms.DateTimeField(required=False, widget=forms.HiddenInput)
-    window_end = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+    window_start = BoundedDateTimeField(required=False, widget=forms.HiddenInput)
+    window_end = BoundedDateTimeField(required=False, widget=forms.HiddenInput)
 
     submit_label = _("签署新的承诺书")
 

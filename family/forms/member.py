@@ -14,6 +14,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from accounts.fields import BoundedDateField
 from family.models import Authorization
 
 ANSWER_MISSING = _("请选择“同意”或“拒绝”")
@@ -198,10 +199,10 @@ class DateRangeFilterForm(forms.Form):
     """A GET filter with an optional date range (start not after end), laid out as one row of
     `columns` ((field, css class), …) and a 查询 button. Used by the records and statement pages."""
 
-    date_from = forms.DateField(
+    date_from = BoundedDateField(
         label=_("开始日期"), required=False, input_formats=["%Y-%m-%d"], widget=DateInput()
     )
-    date_to = forms.DateField(
+    date_to = BoundedDateField(
         label=_("结束日期"), required=False, input_formats=["%Y-%m-%d"], widget=DateInput()
     )
     columns: tuple[tuple[str, str], ...] = ()
@@ -236,14 +237,14 @@ class RecordFilterForm(DateRangeFilterForm):
         required=False,
         choices=[("", ALL_STATUSES), *Authorization.Status.choices],
     )
-    date_from = forms.DateField(
+    date_from = BoundedDateField(
         label=_("开始日期"),
         required=False,
         input_formats=["%Y-%m-%d"],
         widget=DateInput(),
         help_text=_("在此日期或之后绑定或终止的记录"),
     )
-    date_to = forms.DateField(
+    date_to = BoundedDateField(
         label=_("结束日期"),
         required=False,
         input_formats=["%Y-%m-%d"],

@@ -100,7 +100,7 @@ class PremiumCounterConfirmForm(forms.Form):
 
     key = forms.UUIDField(widget=forms.HiddenInput)
     holder = forms.UUIDField(widget=forms.HiddenInput)
-    year = forms.IntegerField(widget=forms.HiddenInput)
+    year = forms.IntegerField(widget=forms.HiddenInput, min_value=2000, max_value=2099)
     pay_type = forms.ChoiceField(choices=PayType.choices, widget=forms.HiddenInput)
     commitment = forms.BooleanField(
         label=_("主账户人已在窗口阅读并签署代缴承诺书"),

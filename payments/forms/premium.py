@@ -145,5 +145,5 @@ class PremiumConfirmForm(forms.Form):
 
     key = forms.UUIDField(widget=forms.HiddenInput)
     member = forms.UUIDField(widget=forms.HiddenInput)
-    year = forms.IntegerField(widget=forms.HiddenInput)
+    year = forms.IntegerField(widget=forms.HiddenInput, min_value=2000, max_value=2099)
     pay_type = forms.ChoiceField(choices=PayType.choices, widget=forms.HiddenInput)
