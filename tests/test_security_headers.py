@@ -102,3 +102,22 @@ def test_no_template_holds_what_the_policy_refuses():
         if name not in PDF_ONLY and UNNONCED_STYLE.search(text):
             found.append(f"{name}: <style> without the nonce")
     assert found == []
+
+
+def test_report_only_is_for_local_tools_and_refused_in_production():
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings.production", SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="h", DATABASE_URL="postgres://postgres@127.0.0.1:5432/portal",
+        REDIS_URL="redis://127.0.0.1:6379/0", CSP_REPORT_ONLY="1",
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=root, env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0 and "CSP_REPORT_ONLY must not be set" in result.stderr

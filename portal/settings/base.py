@@ -261,6 +261,12 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
     },
 }
+# CSP_REPORT_ONLY=1: the browser reports what the policy would refuse instead of refusing it, for
+# tools that inject scripts into pages (../shared/tools/pageshot.py adds axe as an inline
+# script). Never in production.
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = CONTENT_SECURITY_POLICY
+    CONTENT_SECURITY_POLICY = None
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,7 @@
 """Production: everything of base.py, tightened. Serve with gunicorn behind a TLS proxy."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import env
 
@@ -12,6 +14,9 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # rate limits fail open (RATELIMIT_FAIL_OPEN), so pages keep working (issue 13 point 7: Django's
 # own RedisCache raised instead, and /verify, activation and the consent answer gave 500).
 REDIS_URL = env("REDIS_URL")
+
+if CONTENT_SECURITY_POLICY is None:  # noqa: F405 - CSP_REPORT_ONLY is for local tools only
+    raise ImproperlyConfigured("CSP_REPORT_ONLY must not be set in production")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
