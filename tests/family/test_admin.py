@@ -159,7 +159,7 @@ def test_letter_page_shows_the_text_as_signed_and_that_it_is_intact(admin_page, 
     response = admin_page.get(f"/admin/family/commitmentletter/{letter.pk}/change/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert '<pre style="white-space: pre-wrap' in html
+    assert '<pre class="letter-text">' in html  # styled by css/admin.css (CSP: no style attributes)
     first_line = letter.text.splitlines()[0]
     assert first_line in html
     assert "主账户人：王建国\n身份证号码：3201**********123X" in html  # line breaks kept
