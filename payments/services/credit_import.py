@@ -21,6 +21,8 @@ month) so two racing uploads meet on the unique index in the same order and cann
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
@@ -42,6 +44,9 @@ from .credits import (
 )
 
 CHUNK_ROWS = 200
+# DEBUG: the time of the check, of the staging transaction and of each chunk's transaction (the
+# longest any account is locked by an import); bench/credits.py reads them from the worker's log.
+logger = logging.getLogger("payments.credits")
 ONE_CREDIT_CONSTRAINT = "creditrow_one_credit_per_person_month_and_source"
 CSV_CREDITED_MEANWHILE = _("文件中的部分行刚由同时上传的另一文件入账，本文件未导入")
 
@@ -75,11 +80,15 @@ def credits_import_csv(
     worker posts it after commit (the admin's upload; the beat job catches up if the broker is
     down); False: posted here, chunk by chunk, before returning (the command). Refused files
     raise `CreditImportRefused` and change nothing."""
+    started = time.monotonic()
     checked = credits_csv_check(data=data, source=source, regions=regions)
+    logger.debug("credit file checked: %d rows in %.3f s", len(checked.rows), _since(started))
     if before_stage_hook is not None:
         before_stage_hook()
     try:
+        started = time.monotonic()
         batch = _stage(checked, file_name=file_name, actor=actor, background=background)
+        logger.debug("credit batch %s staged in %.3f s", batch.pk, _since(started))
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != (
             ONE_CREDIT_CONSTRAINT
@@ -155,7 +164,17 @@ def credit_batch_post(*, batch: CreditImport, chunk_rows: int | None = None) -> 
     )
     limit = chunk_rows or CHUNK_ROWS
     posted = chunks = 0
-    while count := _chunk_post(batch_id=batch.pk, limit=limit):
+    while True:
+        started = time.monotonic()
+        count = _chunk_post(batch_id=batch.pk, limit=limit)
+        if not count:
+            break
+        logger.debug(
+            "credit batch %s chunk: %d rows in %.3f s (one transaction)",
+            batch.pk,
+            count,
+            _since(started),
+        )
         posted += count
         chunks += 1
         if after_chunk_hook is not None:
@@ -208,6 +227,10 @@ def _chunk_post(*, batch_id: int, limit: int) -> int:
             )
         batch.save(update_fields=fields)
     return len(rows)
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
 
 
 def credit_batches_resume() -> dict[str, int]:

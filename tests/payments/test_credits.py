@@ -474,6 +474,37 @@ def test_only_staff_with_the_add_permission_may_upload(
     assert batch.status == "done"
 
 
+def test_a_file_imported_before_the_rows_existed_stays_in_its_regions_list(client, demo):
+    """Batches of before migration 0005 have no rows: the list still scopes them by the ledger
+    keys of their credits (credit:<number>:<month>:<first 16 of the digest>). Made with the ORM
+    and `account_credit`, as the old import did; no service makes such a batch any more."""
+    digest = "ab" * 32
+    old = CreditImport.objects.create(
+        file_name="2026-09.csv",
+        file_sha256=digest,
+        rows=1,
+        total=Decimal("1.00"),
+        status=CreditImport.Status.DONE,
+        rows_posted=1,
+    )
+    services.account_credit(
+        person=demo["王建国"],
+        amount=Decimal("1.00"),
+        idempotency_key=f"credit:32010219750312123X:2026-09:{digest[:16]}",
+        description="2026-09 单位缴费划入",
+        actor=None,
+    )
+    new = services.credits_import_csv(data=GOOD.encode(), file_name="new.csv", actor=None)
+
+    def listed(username):
+        client.force_login(User.objects.get(username=username))
+        return set(client.get(CHANGELIST).context["cl"].queryset.values_list("pk", flat=True))
+
+    assert listed("js_clerk") == {old.pk}  # new.csv also credits 马志强 (659004)
+    assert listed("xj_clerk") == set()
+    assert listed("admin") == {old.pk, new.pk}
+
+
 # ---------------------------------------------------------------------------------------------
 # through the management command
 
