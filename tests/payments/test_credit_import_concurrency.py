@@ -312,15 +312,15 @@ def test_a_worker_killed_mid_import_resumes_and_posts_each_row_once(
 
     monkeypatch.setattr(credit_import, "after_chunk_hook", die)
     with pytest.raises(RuntimeError, match="worker killed"):
-        tasks.post_credit_batch.delay(batch.pk).get()
+        tasks.post_credit_batch(batch.pk)  # the task's body, as the worker runs it
     batch.refresh_from_db()
     assert (batch.status, batch.rows_posted) == ("posting", 2)  # chunk 1 committed, then death
     assert credit_transactions() == 2
     assert not AuditEntry.objects.filter(action="account.credit_import_done").exists()
 
     monkeypatch.setattr(credit_import, "after_chunk_hook", None)
-    assert tasks.resume_credit_batches.delay().get() == {"batches": 1, "rows": 3}
-    assert tasks.resume_credit_batches.delay().get() == {"batches": 0, "rows": 0}
+    assert tasks.resume_credit_batches() == {"batches": 1, "rows": 3}
+    assert tasks.resume_credit_batches() == {"batches": 0, "rows": 0}
     assert_each_row_posted_once(batch)
     assert credit_transactions() == 5  # the number of rows, not one more
     assert_ledger_sound()
