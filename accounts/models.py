@@ -413,6 +413,7 @@ AUDIT_ACTION_LABELS = {
     "counter_binding.cancel": pgettext_lazy("audit action", "窗口绑定：作废"),
     "account.credit": pgettext_lazy("audit action", "个人账户划入"),
     "account.credit_import": pgettext_lazy("audit action", "导入划入文件"),
+    "account.credit_import_done": pgettext_lazy("audit action", "划入文件全部入账"),
     "settlement.create": pgettext_lazy("audit action", "医药费用结算"),
     "settlement.refund": pgettext_lazy("audit action", "结算退费"),
     "premium.pay": pgettext_lazy("audit action", "个账代缴居民医保费"),

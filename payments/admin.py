@@ -5,7 +5,8 @@ The ledger, settlements, refunds and premiums are read-only here: money moves on
 (`has_delete_permission` is False everywhere). The writes staff do make all go through a service
 that audits them:
 - 个人账户划入: a CSV file uploaded on the 导入划入文件 page (`credits_import_csv`: whole file or
-  nothing, row-level errors shown); the same service backs `manage.py import_credits`;
+  nothing, row-level errors shown; staged at once, posted by the worker in chunks, its progress
+  on the batch's page and in the list); the same service backs `manage.py import_credits`;
 - institutions: created through `institution_create` (the API secret is shown once, in a message,
   and never again: the secret field is on no form and no page), the 重置接口密钥 action
   (`institution_secret_rotate`, shown once too) and the designated flag
@@ -26,7 +27,7 @@ Region scope (issue 6): a staff user sees the money of their regions only
 transaction when one of its legs is on an account of their regions (and only those legs), a
 settlement or refund by the institution's or the patient's region, premiums by the member's,
 filings by the person's, mismatches by the account's, and a credit file only when every row of it
-credited a person of their regions; an upload that would credit anyone else is refused. The
+is for a person of their regions; an upload that would credit anyone else is refused. The
 reconciliation runs stay visible to every staff user who may view them: a run carries only totals;
 the accounts it lists are narrowed to the user's regions.
 """
@@ -58,6 +59,8 @@ from . import selectors, services
 from .forms.statements import StatementFilterForm
 from .models import (
     CreditImport,
+    CreditRow,
+    CreditSource,
     Institution,
     LedgerAccount,
     LedgerLeg,
@@ -84,7 +87,13 @@ RECENT_LEGS = 20
 RUN_MISMATCHES_SHOWN = 50
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
-CREDITS_IMPORTED = _("已导入划入文件“%(file)s”：%(rows)s行，合计%(total)s元。")
+CREDITS_IMPORTED = _(
+    "已受理划入文件“%(file)s”（%(source)s）：%(rows)s行，合计%(total)s元。"
+    "全部行已通过校验，正在后台分批入账，进度见本页。"
+)
+CREDIT_PROGRESS = _("%(posted)s / %(rows)s 行已入账")
+CREDIT_PROGRESS_REFRESH = _("刷新进度")
+CREDIT_REFRESH_SECONDS = 5
 CREDITS_REFUSED = _("文件未导入：请按下列行号修改后重新上传。文件中的任何一行都没有入账。")
 UPLOAD_TOO_LARGE = _("文件不能超过5MB")
 INSTITUTION_CREATED = _(
@@ -497,15 +506,25 @@ class PremiumPaymentAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.Mode
 
 
 class CreditUploadForm(forms.Form):
+    # Not required: a form posted without it (an older page, a script) is today's 单位缴费划入.
+    source = forms.ChoiceField(
+        label=_("划入类别"),
+        choices=CreditSource.choices,
+        initial=CreditSource.EMPLOYER,
+        required=False,
+    )
     file = forms.FileField(
         label=_("划入文件（CSV）"),
         help_text=_(
             "UTF-8 编码的 CSV，首行为列名 id_number,name,amount,month（身份证号码、姓名、"
             "金额（元，最多两位小数）、月份 YYYY-MM）。任何一行有误，整个文件都不导入；"
-            "同一文件不能重复导入。"
+            "同一参保人同一月份的同类划入只入账一次，无论来自哪个文件。"
         ),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
+
+    def clean_source(self):
+        return self.cleaned_data["source"] or CreditSource.EMPLOYER
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -516,21 +535,49 @@ class CreditUploadForm(forms.Form):
 
 @admin.register(CreditImport)
 class CreditImportAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "file_name", "rows", "total", "imported_by"]
+    list_display = [
+        "created_at",
+        "file_name",
+        "source",
+        "rows",
+        "total",
+        "status",
+        "progress",
+        "imported_by",
+    ]
+    list_filter = ["status", "source"]
     list_select_related = ["imported_by"]
     search_fields = ["file_name", "=file_sha256"]
     date_hierarchy = "created_at"
-    fields = ["public_id", "file_name", "file_sha256", "rows", "total", "imported_by", "created_at"]
+    fields = [
+        "public_id",
+        "file_name",
+        "source",
+        "file_sha256",
+        "rows",
+        "total",
+        "status",
+        "progress_refresh",
+        "imported_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
     readonly_fields = fields
 
     def scope_queryset(self, queryset, request):
-        """A file only when every row of it credited a person of the user's regions (a file
+        """A file only when every row of it is for a person of the user's regions (a file
         spanning regions, imported by a superuser or the command, shows to superusers only).
-        A batch's credits are the transactions whose idempotency key ends with the first 16
-        characters of the file's digest (`credits._credit`'s key: credit:<number>:<month>:<…>)."""
+        Files imported before the rows existed (migration 0005) have none: their credits are the
+        transactions whose idempotency key ends with the first 16 characters of the file's digest
+        (the old key: credit:<number>:<month>:<…>)."""
         regions = staff_region_ids(user=request.user)
         if regions is None:
             return queryset
+        rows = CreditRow.objects.filter(batch=OuterRef("pk"))
+        staged = Exists(rows.filter(person__region__in=regions)) & ~Exists(
+            rows.exclude(person__region__in=regions)
+        )
         credited = LedgerLeg.objects.filter(
             transaction__kind=LedgerTransaction.Kind.CREDIT,
             account__kind=LedgerAccount.Kind.PERSONAL,
@@ -538,9 +585,24 @@ class CreditImportAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
                 Value(":"), Left(OuterRef("file_sha256"), 16)
             ),
         )
-        inside = in_staff_scope(credited, user=request.user, region_field="account__region")
-        return queryset.filter(
-            Exists(inside), ~Exists(credited.exclude(account__region__in=regions))
+        earlier = (
+            ~Exists(rows)
+            & Exists(credited.filter(account__region__in=regions))
+            & ~Exists(credited.exclude(account__region__in=regions))
+        )
+        return queryset.filter(staged | earlier)
+
+    @admin.display(description=_("入账进度"))
+    def progress(self, obj):
+        return _g(CREDIT_PROGRESS) % {"posted": obj.rows_posted, "rows": obj.rows}
+
+    @admin.display(description=_("入账进度"))
+    def progress_refresh(self, obj):
+        if obj.status == CreditImport.Status.DONE:
+            return self.progress(obj)
+        # href="": this very page again (it also refreshes itself, see change_form.html).
+        return format_html(
+            '{} · <a href="">{}</a>', self.progress(obj), _g(CREDIT_PROGRESS_REFRESH)
         )
 
     def has_add_permission(self, request):
@@ -551,6 +613,22 @@ class CreditImportAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None and any(
+            batch.status != CreditImport.Status.DONE for batch in changelist.result_list
+        ):
+            response.context_data["refresh_seconds"] = CREDIT_REFRESH_SECONDS
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if original is not None and original.status != CreditImport.Status.DONE:
+            response.context_data["refresh_seconds"] = CREDIT_REFRESH_SECONDS
+        return response
 
     def get_urls(self):
         own = [
@@ -578,6 +656,7 @@ class CreditImportAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
                     data=upload.read(),
                     file_name=upload.name,
                     actor=request.user,
+                    source=form.cleaned_data["source"],
                     regions=staff_region_ids(user=request.user),
                 )
             except services.CreditImportRefused as exc:
@@ -586,9 +665,14 @@ class CreditImportAdmin(RegionScopedAdminMixin, admin.ModelAdmin):
                 messages.success(
                     request,
                     _g(CREDITS_IMPORTED)
-                    % {"file": batch.file_name, "rows": batch.rows, "total": f"{batch.total:.2f}"},
+                    % {
+                        "file": batch.file_name,
+                        "source": batch.get_source_display(),
+                        "rows": batch.rows,
+                        "total": f"{batch.total:.2f}",
+                    },
                 )
-                return redirect("admin:payments_creditimport_changelist")
+                return redirect("admin:payments_creditimport_change", batch.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -8,7 +8,8 @@ Invariants and where they are kept:
 - a personal account is never negative: a CHECK on the cached balance;
 - the cached balance equals the sum of its legs: written in the same transaction as the legs,
   under `select_for_update` (services), and checked by the reconciliation (issue 5);
-- one settlement / refund / credit per idempotency key; one premium per member and year: unique.
+- one settlement / refund / credit per idempotency key; one premium per member and year: unique;
+- one monthly credit per person, month and source, whatever file it came in: unique (CreditRow).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class LedgerAccount(models.Model):
     class Kind(models.TextChoices):
         PERSONAL = "personal", _("职工医保个人账户")
         EMPLOYER_CREDITS = "employer_credits", _("单位缴费划入")
+        RETIREE_CREDITS = "retiree_credits", _("退休人员定额划入")
         INSTITUTION_PAYABLE = "institution_payable", _("应付定点医药机构结算款")
         PREMIUM_RECEIVABLE = "premium_receivable", _("城乡居民医保保费收入")
 
@@ -455,26 +457,133 @@ class PremiumPaymentLine(models.Model):
         return f"{self.position}. {self.amount}"
 
 
+class CreditSource(models.TextChoices):
+    """The kind of a monthly credit (划入): at most one of each per person and month."""
+
+    EMPLOYER = "employer", _("单位缴费划入")
+    RETIREE_FIXED = "retiree_fixed", _("退休人员定额划入")
+
+
 class CreditImport(models.Model):
-    """One CSV file of monthly credits (划入), imported whole or not at all."""
+    """One CSV file of monthly credits (划入) of one source: checked whole (one bad row and
+    nothing is staged), staged with all its rows pending in one short transaction, then posted
+    in short chunks in the background (`CreditRow`). Batches imported before the rows existed
+    (migration 0005) have no rows and were posted at once: they are `done`."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("等待入账")
+        POSTING = "posting", _("入账中")
+        DONE = "done", _("已全部入账")
 
     public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
     file_name = models.CharField(_("文件名"), max_length=200)
-    file_sha256 = models.CharField(_("文件摘要"), max_length=64, unique=True)
+    # Not unique: the same bytes may come as another source; the guarantee is CreditRow's.
+    file_sha256 = models.CharField(_("文件摘要"), max_length=64, db_index=True)
+    source = models.CharField(
+        _("划入类别"), max_length=16, choices=CreditSource, default=CreditSource.EMPLOYER
+    )
     rows = models.PositiveIntegerField(_("行数"))
     total = models.DecimalField(_("合计（元）"), **MONEY)
+    status = models.CharField(_("状态"), max_length=8, choices=Status, default=Status.QUEUED)
+    # Written in the same transaction as the rows it counts (payments.services.credit_import).
+    rows_posted = models.PositiveIntegerField(_("已入账行数"), default=0)
     imported_by = models.ForeignKey(
         User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     created_at = models.DateTimeField(_("导入时间"), auto_now_add=True)
+    started_at = models.DateTimeField(_("开始入账时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("入账完成时间"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("个人账户划入批次")
         verbose_name_plural = _("个人账户划入批次")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rows_posted__lte=models.F("rows")),
+                name="creditimport_posted_within_rows",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="done") & Q(rows_posted=models.F("rows")))
+                | (~Q(status="done") & Q(rows_posted__lt=models.F("rows"))),
+                name="creditimport_done_iff_every_row_posted",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class CreditRow(models.Model):
+    """One credit of a file: a person, a month and a source, credited once whatever file it
+    comes in (the unique constraint is the guarantee; the import's check gives the message).
+    Staged `pending`; `posted` with its ledger transaction, in the same transaction."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待入账")
+        POSTED = "posted", _("已入账")
+
+    batch = models.ForeignKey(
+        CreditImport,
+        on_delete=models.PROTECT,
+        related_name="credit_rows",
+        verbose_name=_("划入批次"),
+    )
+    line = models.PositiveIntegerField(_("行号"))
+    person = models.ForeignKey(
+        InsuredPerson, on_delete=models.PROTECT, related_name="+", verbose_name=_("参保人")
+    )
+    account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("个人账户")
+    )
+    month = models.DateField(_("月份"))  # the first day of the month credited
+    source = models.CharField(_("划入类别"), max_length=16, choices=CreditSource)
+    amount = models.DecimalField(_("金额（元）"), **MONEY)
+    status = models.CharField(_("状态"), max_length=8, choices=Status, default=Status.PENDING)
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="credit_row",
+        verbose_name=_("记账凭证"),
+    )
+    posted_at = models.DateTimeField(_("入账时间"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["batch", "line"]
+        verbose_name = _("划入明细")
+        verbose_name_plural = _("划入明细")
+        indexes = [
+            # The posting's scan: a batch's pending rows in id order (SKIP LOCKED).
+            models.Index(
+                fields=["batch", "id"],
+                condition=Q(status="pending"),
+                name="creditrow_pending_by_batch",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person", "month", "source"],
+                name="creditrow_one_credit_per_person_month_and_source",
+                violation_error_message=_("该参保人该月份的此类划入已入账"),
+            ),
+            models.UniqueConstraint(fields=["batch", "line"], name="creditrow_one_per_line"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="creditrow_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(month__day=1), name="creditrow_month_is_its_first_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    status="pending", ledger_transaction__isnull=True, posted_at__isnull=True
+                )
+                | Q(status="posted", ledger_transaction__isnull=False, posted_at__isnull=False),
+                name="creditrow_posted_iff_ledger_transaction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.line}"
 
 
 class ReconciliationRun(models.Model):

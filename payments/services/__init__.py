@@ -1,10 +1,15 @@
 """Every write of the payments app (a package: ledger, settlement, premium, credits,
-institutions, reconciliation). Import from here."""
+institutions, reconciliation, credit import). Import from here."""
 
+from .credit_import import (  # noqa: F401
+    credit_batch_post,
+    credit_batches_resume,
+    credits_import_csv,
+)
 from .credits import (  # noqa: F401
     CreditImportRefused,
     account_credit,
-    credits_import_csv,
+    credits_csv_check,
     parse_amount,
 )
 from .filings import out_of_region_filing_create, out_of_region_filing_end  # noqa: F401

@@ -1,4 +1,5 @@
-"""Monthly credits (划入) into personal accounts: one at a time, or a whole CSV file at once."""
+"""Monthly credits (划入) into personal accounts: one at a time (`account_credit`), and the
+checking of a CSV file of them (`credits_csv_check`), which `credit_import` stages and posts."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from accounts import idnumber
 from accounts.models import AuditEntry, InsuredPerson, User
 from accounts.services import audit_record
 
-from ..models import CreditImport, LedgerAccount, LedgerTransaction
+from ..models import CreditImport, CreditRow, CreditSource, LedgerAccount, LedgerTransaction
 from . import ledger
 
 MAX_AMOUNT = Decimal("9999999.99")
@@ -36,8 +37,18 @@ CSV_COLUMNS = ("id_number", "name", "amount", "month")
 CSV_ALREADY_IMPORTED = _("该文件已导入过，未重复入账")
 CSV_BAD_HEADER = _("文件首行须为列名：id_number,name,amount,month")
 CSV_EMPTY = _("文件中没有可导入的数据行")
+CSV_NOT_UTF8 = _("文件须为 UTF-8 编码的 CSV")
+CSV_UNREADABLE = _("文件不是可读取的 CSV（引号不配对或单元格过长）")
+CSV_COLUMN_COUNT = _("须有4列")
+CSV_BAD_MONTH = _("月份须为 YYYY-MM")
+CSV_NOT_EMPLOYEE = _("只有职工医保参保人有个人账户")
+CSV_TWICE_IN_FILE = _("同一人同一月份重复")
 # Also for a person outside the uploader's regions: whether they exist is not revealed (issue 6).
 CSV_PERSON_NOT_FOUND = _("未找到该身份证号码和姓名对应的参保人")
+# Issue 13 point 5: whatever file it came in (another file, the same rows re-saved with CRLF or a
+# trailing blank line), a person's month of one source is credited once.
+CSV_ALREADY_CREDITED = _("该参保人%(month)s的%(source)s已由之前导入的文件入账，不能重复划入")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 def parse_amount(raw: object) -> Decimal:
@@ -111,54 +122,47 @@ class CreditImportRefused(Exception):
         self.errors = errors
 
 
-def credits_import_csv(
-    *,
-    data: bytes,
-    file_name: str,
-    actor: User | None,
-    at: dt.datetime | None = None,
-    regions: frozenset[int] | None = None,
-) -> CreditImport:
-    """Import a CSV of credits (UTF-8, header id_number,name,amount,month): every row is checked
-    first; one bad row and nothing is imported. The same file twice is refused. `regions`: the
-    region ids the uploader serves (`accounts.selectors.staff_region_ids`); a row for a person of
-    any other region is refused as not found. None (a superuser, the command) limits nothing."""
-    digest = hashlib.sha256(data).hexdigest()
-    if CreditImport.objects.filter(file_sha256=digest).exists():
-        raise CreditImportRefused([CsvRowError(0, _g(CSV_ALREADY_IMPORTED))])
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CreditImportRefused([CsvRowError(0, _g("文件须为 UTF-8 编码的 CSV"))]) from None
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or tuple(h.strip() for h in header) != CSV_COLUMNS:
-        raise CreditImportRefused([CsvRowError(1, _g(CSV_BAD_HEADER))])
+@dataclass(frozen=True)
+class CheckedRow:
+    line: int
+    person: InsuredPerson
+    month: dt.date  # the first day of the month credited
+    amount: Decimal
 
-    rows, errors, seen = [], [], set()
-    for line_no, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != 4:
-            errors.append(CsvRowError(line_no, _g("须有4列")))
-            continue
-        number, name, raw_amount, month = (cell.strip() for cell in row)
-        try:
-            number = idnumber.parse(number).number
-            amount = parse_amount(raw_amount)
-        except ValidationError as exc:
-            errors.append(CsvRowError(line_no, "；".join(exc.messages)))
-            continue
-        try:
-            dt.datetime.strptime(month, "%Y-%m")
-        except ValueError:
-            errors.append(CsvRowError(line_no, _g("月份须为 YYYY-MM")))
-            continue
-        rows.append((line_no, number, name, amount, month))
+
+@dataclass(frozen=True)
+class CheckedFile:
+    sha256: str
+    source: str
+    rows: list[CheckedRow]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((row.amount for row in self.rows), Decimal("0.00"))
+
+
+def credits_csv_check(
+    *, data: bytes, source: str = CreditSource.EMPLOYER, regions: frozenset[int] | None = None
+) -> CheckedFile:
+    """Check a CSV of credits (UTF-8, header id_number,name,amount,month) as a whole: every bad
+    row is named, and one is enough to refuse the file (`CreditImportRefused`). A row whose
+    person, month and source an earlier file already credited is bad. Blank lines, CRLF or CR
+    line ends, a BOM and a last line without its newline read the same rows. `regions`: the
+    region ids the uploader serves (`accounts.selectors.staff_region_ids`); a row for a person
+    of any other region is refused as not found. None (a superuser, the command) limits nothing.
+    Reads only; changes nothing."""
+    if source not in CreditSource.values:
+        raise ValueError(f"unknown credit source {source!r}")
+    digest = hashlib.sha256(data).hexdigest()
+    # A friendly early word for the very same bytes; the guarantee is CreditRow's constraint.
+    if CreditImport.objects.filter(file_sha256=digest, source=source).exists():
+        raise CreditImportRefused([CsvRowError(0, _g(CSV_ALREADY_IMPORTED))])
+    parsed, errors = _parse(data)
     people = {
-        p.id_number: p for p in InsuredPerson.objects.filter(id_number__in=[r[1] for r in rows])
+        p.id_number: p for p in InsuredPerson.objects.filter(id_number__in=[r[1] for r in parsed])
     }
-    for line_no, number, name, _amount, month in rows:
+    rows, seen = [], set()
+    for line_no, number, name, amount, month in parsed:
         person = people.get(number)
         if (
             person is None
@@ -167,39 +171,75 @@ def credits_import_csv(
         ):
             errors.append(CsvRowError(line_no, _g(CSV_PERSON_NOT_FOUND)))
         elif person.scheme != InsuredPerson.Scheme.EMPLOYEE:
-            errors.append(CsvRowError(line_no, _g("只有职工医保参保人有个人账户")))
+            errors.append(CsvRowError(line_no, _g(CSV_NOT_EMPLOYEE)))
         elif (number, month) in seen:
-            errors.append(CsvRowError(line_no, _g("同一人同一月份重复")))
+            errors.append(CsvRowError(line_no, _g(CSV_TWICE_IN_FILE)))
+        else:
+            rows.append(CheckedRow(line_no, person, month, amount))
         seen.add((number, month))
-    if not rows and not errors:
+    errors += credited_before(rows=rows, source=source)
+    if not parsed and not errors:
         errors.append(CsvRowError(0, _g(CSV_EMPTY)))
     if errors:
         raise CreditImportRefused(sorted(errors, key=lambda e: e.line))
+    return CheckedFile(sha256=digest, source=source, rows=rows)
 
-    at = at or timezone.now()
-    with transaction.atomic():
-        batch = CreditImport.objects.create(
-            file_name=file_name[:200],
-            file_sha256=digest,
-            rows=len(rows),
-            total=sum((r[3] for r in rows), Decimal("0.00")),
-            imported_by=actor if actor is not None and actor.is_authenticated else None,
+
+def _parse(data: bytes) -> tuple[list[tuple[int, str, str, Decimal, dt.date]], list[CsvRowError]]:
+    """The rows that are well-formed (line, number, name, amount, month) and the errors of the
+    others; a file that cannot be read as the expected CSV at all is refused here."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise CreditImportRefused([CsvRowError(0, _g(CSV_NOT_UTF8))]) from None
+    # newline="": the csv module sees the line ends as they are (\n, \r\n or \r) and handles
+    # them all, as its documentation asks.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        records = list(reader)
+    except csv.Error:  # an unterminated quote, a field over csv's size limit, …
+        raise CreditImportRefused([CsvRowError(reader.line_num, _g(CSV_UNREADABLE))]) from None
+    if not records or tuple(h.strip() for h in records[0]) != CSV_COLUMNS:
+        raise CreditImportRefused([CsvRowError(1, _g(CSV_BAD_HEADER))])
+    rows, errors = [], []
+    for line_no, row in enumerate(records[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != 4:
+            errors.append(CsvRowError(line_no, _g(CSV_COLUMN_COUNT)))
+            continue
+        number, name, raw_amount, month = (cell.strip() for cell in row)
+        try:
+            number = idnumber.parse(number).number
+            amount = parse_amount(raw_amount)
+        except ValidationError as exc:
+            errors.append(CsvRowError(line_no, "；".join(exc.messages)))
+            continue
+        if not _MONTH.fullmatch(month):
+            errors.append(CsvRowError(line_no, _g(CSV_BAD_MONTH)))
+            continue
+        rows.append((line_no, number, name, amount, dt.date(int(month[:4]), int(month[5:]), 1)))
+    return rows, errors
+
+
+def credited_before(*, rows: list[CheckedRow], source: str) -> list[CsvRowError]:
+    """The rows whose person and month already have a credit of this source (staged or posted,
+    by any earlier file): one error per line."""
+    if not rows:
+        return []
+    taken = set(
+        CreditRow.objects.filter(
+            source=source,
+            person_id__in={row.person.pk for row in rows},
+            month__in={row.month for row in rows},
+        ).values_list("person_id", "month")
+    )
+    label = CreditSource(source).label
+    return [
+        CsvRowError(
+            row.line,
+            _g(CSV_ALREADY_CREDITED) % {"month": f"{row.month:%Y-%m}", "source": label},
         )
-        for _line_no, number, _name, amount, month in rows:
-            _credit(
-                people[number],
-                amount,
-                f"credit:{number}:{month}:{digest[:16]}",
-                # The ledger keeps Chinese whatever the uploader's page language (a record,
-                # like the letters); pages show it as stored.
-                f"{month} 单位缴费划入",
-                at,
-            )
-        audit_record(
-            actor=actor,
-            channel=AuditEntry.Channel.ADMIN,
-            action="account.credit_import",
-            obj=batch,
-            after={"file": batch.file_name, "rows": batch.rows, "total": str(batch.total)},
-        )
-    return batch
+        for row in rows
+        if (row.person.pk, row.month) in taken
+    ]

@@ -67,6 +67,7 @@ def moves(demo, institutions, staff_admin):
         data="id_number,name,amount,month\n32010219750312123X,王建国,100.00,2026-10\n".encode(),
         file_name="2026-10.csv",
         actor=staff_admin,
+        background=False,  # posted before returning, as the command does
     )
     filings.out_of_region_filing_create(
         person=demo["王德胜"],
@@ -125,6 +126,7 @@ def test_changelist_queries_do_not_grow_with_rows(admin_page, demo, institutions
         data="id_number,name,amount,month\n320104197708252463,李秀英,1.00,2026-10\n".encode(),
         file_name="more.csv",
         actor=None,
+        background=False,
     )
     filings.out_of_region_filing_create(
         person=demo["王小明"],

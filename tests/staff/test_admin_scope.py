@@ -123,7 +123,9 @@ def rows(story):
         ],
     }.items():
         data = "\n".join(["id_number,name,amount,month", *lines]) + "\n"
-        files[key] = credits_import_csv(data=data.encode(), file_name=f"{key}.csv", actor=admin)
+        files[key] = credits_import_csv(
+            data=data.encode(), file_name=f"{key}.csv", actor=admin, background=False
+        )
     for person, care in [("王德胜", "659004"), ("马俊", "320100")]:
         filings.out_of_region_filing_create(
             person=p[person],
