@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("payments", "0004_reconcile_schedule"),
+        ("payments", "0006_credits_resume_schedule"),
     ]
 
     operations = [
