@@ -52,6 +52,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin import ReadOnlyAdminMixin, RegionScopedAdminMixin, adopt_saved
+from accounts.audit_trail import mask_text
 from accounts.models import AuditEntry
 from accounts.selectors import in_staff_scope, staff_region_ids
 
@@ -299,9 +300,15 @@ class LedgerTransactionAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.M
     list_filter = ["kind"]
     search_fields = ["description", "=idempotency_key"]
     date_hierarchy = "created_at"
-    fields = ["public_id", "kind", "description", "occurred_at", "created_at", "idempotency_key"]
+    fields = ["public_id", "kind", "description", "occurred_at", "created_at", "key_masked"]
     readonly_fields = fields
     inlines = [LedgerLegInline]
+
+    @admin.display(description=_("幂等键"))
+    def key_masked(self, obj):
+        # Keys written before issue 13 (demo opening balances, old credit imports) hold full
+        # identity numbers: shown masked, like everywhere else.
+        return mask_text(obj.idempotency_key)
 
     def scope_queryset(self, queryset, request):
         if staff_region_ids(user=request.user) is None:

@@ -475,3 +475,15 @@ def test_filing_is_ended_in_admin_and_never_extended(admin_page, demo, staff_adm
     assert str(filings.FILING_END_LATER) in _text(refused)
     filing.refresh_from_db()
     assert filing.valid_to == dt.date(2026, 6, 30)
+
+
+def test_a_ledger_key_written_with_an_identity_number_is_shown_masked(admin_page, demo):
+    """Demo opening balances (and credit files imported before issue 13) keyed their ledger
+    transactions by the full identity number; the change page masks it."""
+    from payments.models import LedgerTransaction
+
+    entry = LedgerTransaction.objects.get(idempotency_key="demo-opening-balance:32010219750312123X")
+    response = admin_page.get(_change_url(entry))
+    assert response.status_code == 200
+    assert_no_full_numbers(response.content.decode())
+    assert "demo-opening-balance:3201**********123X" in _text(response)
