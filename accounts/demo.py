@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
+from django.utils import timezone
 
 from . import services
 from .models import AuditEntry, InsuredPerson, RegionPolicy, ResidentPremium, User
@@ -57,21 +58,32 @@ def _wujiaqu_premium(year: int) -> dict:
     }
 
 
-_JIANGSU_2027 = {
-    "amount": Decimal("400.00"),
-    "collection_start": dt.date(2026, 9, 1),
-    "collection_end": dt.date(2026, 12, 31),
-    "benefit_start": dt.date(2027, 1, 1),
-    "benefit_end": dt.date(2027, 12, 31),
-    "waiting_months": 3,
-}
-PREMIUMS = [
-    ("659004", 2025, _wujiaqu_premium(2025)),
-    ("659004", 2026, _wujiaqu_premium(2026)),
-    ("659004", 2027, _wujiaqu_premium(2027)),
-    ("320100", 2027, _JIANGSU_2027),
-    ("320200", 2027, _JIANGSU_2027),
-]
+def _jiangsu_premium(year: int) -> dict:
+    """Demo figures: collection 1 September – 31 December of the year before (2026-09-01 –
+    2026-12-31 for 2027)."""
+    return {
+        "amount": Decimal("400.00"),
+        "collection_start": dt.date(year - 1, 9, 1),
+        "collection_end": dt.date(year - 1, 12, 31),
+        "benefit_start": dt.date(year, 1, 1),
+        "benefit_end": dt.date(year, 12, 31),
+        "waiting_months": 3,
+    }
+
+
+def premiums(today: dt.date | None = None) -> list[tuple[str, int, dict]]:
+    """The cast's rows (659004 2025–2027, the 2025 row from the seed; 320100/320200 2027), and,
+    so that the demo stays payable whenever it is loaded (demo-cast.md), the same demo rows
+    shifted up to the year after today's."""
+    last = max(2027, (today or timezone.localdate()).year + 1)
+    wujiaqu = [("659004", year, _wujiaqu_premium(year)) for year in range(2025, last + 1)]
+    jiangsu = [
+        (code, year, _jiangsu_premium(year))
+        for year in range(2027, last + 1)
+        for code in ("320100", "320200")
+    ]
+    return wujiaqu + jiangsu
+
 
 E, R = InsuredPerson.Scheme.EMPLOYEE, InsuredPerson.Scheme.RESIDENT
 N, T = InsuredPerson.Status.NORMAL, InsuredPerson.Status.TRANSFERRED
@@ -239,7 +251,7 @@ def seed_accounts(*, log=print) -> None:
             )
             if created:
                 log(f"region {code} {name}")
-        for code, year, values in PREMIUMS:
+        for code, year, values in premiums():
             ResidentPremium.objects.get_or_create(region=regions[code], year=year, defaults=values)
 
         for row_number, (name, number, code, scheme, status, _balance, activated) in enumerate(

@@ -8,6 +8,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson
@@ -18,21 +19,33 @@ from .models import Relation, Relationship
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SIGNED_AT = dt.datetime(2024, 12, 31, 10, 0, tzinfo=SHANGHAI)
 START = dt.datetime(2025, 1, 1, 0, 0, tzinfo=SHANGHAI)
-DESHENG_END = dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
+# 王德胜's window ends on 31 December at 23:59:59 (2026-12-31 in the cast). The demo must stay
+# usable whenever it is loaded (demo-cast.md: dates that must stay payable move with today), so
+# it is the next 31 December at least END_MARGIN away: 2026-12-31 until mid-December 2026, then
+# a year later, and so on.
+END_MARGIN = dt.timedelta(days=14)
 
-# holder, [(member, relation, end)]
-BINDINGS = [
-    ("王建国", [("王小明", Relation.CHILD, None), ("王德胜", Relation.PARENT, DESHENG_END)]),
-    ("马志强", [("马小燕", Relation.CHILD, None)]),
-    ("古丽娜", [("马小燕", Relation.CHILD, None)]),
-]
+
+def desheng_end(today: dt.date | None = None) -> dt.datetime:
+    today = today or timezone.localdate()
+    year = today.year if dt.date(today.year, 12, 31) - today >= END_MARGIN else today.year + 1
+    return dt.datetime(year, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
+
+
+def bindings() -> list[tuple[str, list[tuple[str, str, dt.datetime | None]]]]:
+    """holder, [(member, relation, end)]"""
+    return [
+        ("王建国", [("王小明", Relation.CHILD, None), ("王德胜", Relation.PARENT, desheng_end())]),
+        ("马志强", [("马小燕", Relation.CHILD, None)]),
+        ("古丽娜", [("马小燕", Relation.CHILD, None)]),
+    ]
 
 
 def seed_family(*, log=print) -> None:
     people = {p.name: p for p in InsuredPerson.objects.select_related("region", "user")}
     channel = AuditEntry.Channel.ONLINE
     with transaction.atomic():
-        for holder_name, rows in BINDINGS:
+        for holder_name, rows in bindings():
             holder = people[holder_name]
             if Relationship.objects.filter(holder=holder).exists():
                 continue

@@ -87,3 +87,16 @@ def test_seed_demo_loads_exactly_the_cast_and_is_idempotent(db):
     call_command("seed_demo")
     call_command("seed_demo", "--if-empty")
     assert _state() == before
+
+
+def test_the_demo_premiums_reach_the_year_after_today():
+    """demo-cast.md: dates that must stay payable move with today (issue 13)."""
+    from accounts.demo import premiums
+
+    today = [(code, year) for code, year, _v in premiums(dt.date(2026, 12, 2))]
+    assert today == [("659004", 2025), ("659004", 2026), ("659004", 2027),
+                     ("320100", 2027), ("320200", 2027)]  # fmt: skip
+    later = {(code, year): v for code, year, v in premiums(dt.date(2028, 10, 1))}
+    assert later[("659004", 2029)]["collection_start"] == dt.date(2028, 8, 26)
+    assert later[("320100", 2029)]["collection_end"] == dt.date(2028, 12, 31)
+    assert later[("659004", 2025)]["benefit_end"] == dt.date(2025, 12, 31)  # the seed's own row

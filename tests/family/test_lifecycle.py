@@ -15,7 +15,7 @@ from accounts import notices
 from accounts.models import AuditEntry, InsuredPerson, Notification
 from accounts.services import notification_emails_send
 from family import selectors, services, tasks
-from family.demo import DESHENG_END
+from family.demo import desheng_end
 from family.models import Authorization, Relation, Relationship
 from tests.factories import InsuredPersonFactory, make_id_number
 from tests.family.builders import (
@@ -31,6 +31,8 @@ from tests.family.builders import (
 )
 from tests.family.conftest import NOW, SHANGHAI
 from tests.threads import run_together
+
+DESHENG_END = desheng_end()  # as seed_family computes it today
 
 Kind = Notification.Kind
 UTC = dt.UTC
@@ -54,9 +56,10 @@ def desheng(demo_family):
 
 def test_the_demo_window_ends_at_235959_shanghai_stored_as_utc(demo_family):
     auth = desheng(demo_family)
-    assert auth.window_end == dt.datetime(2026, 12, 31, 15, 59, 59, tzinfo=UTC)
+    year = DESHENG_END.year  # 2026 in the cast; a year later once that is too close
+    assert auth.window_end == dt.datetime(year, 12, 31, 15, 59, 59, tzinfo=UTC)
     assert timezone.localtime(auth.window_end).strftime("%Y-%m-%d %H:%M:%S") == (
-        "2026-12-31 23:59:59"
+        f"{year}-12-31 23:59:59"
     )
 
 
@@ -68,7 +71,7 @@ def test_the_demo_window_ends_at_235959_shanghai_stored_as_utc(demo_family):
         (DESHENG_END + SECOND, False),  # 00:00:00 local on 2027-01-01 = 16:00:00 UTC on 12-31
         # Still 2026-12-31 in UTC but already the next day in Shanghai: refused, whatever the
         # UTC date says.
-        (dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=UTC), False),
+        (dt.datetime(DESHENG_END.year, 12, 31, 23, 59, 59, tzinfo=UTC), False),
     ],
 )
 def test_usable_one_second_before_the_end_and_refused_one_second_after(demo_family, at, usable):
@@ -418,7 +421,7 @@ def test_a_reminder_seven_days_before_the_end_once_and_again_after_a_window_chan
     assert told(Kind.EXPIRING) == {("王建国", Kind.EXPIRING): 1, ("王德胜", Kind.EXPIRING): 1}
     note = Notification.objects.get(kind=Kind.EXPIRING, recipient=wang)
     with translation.override("zh-hans"):
-        assert "2026-12-31 23:59:59" in notices.render(note)[1]
+        assert f"{DESHENG_END.year}-12-31 23:59:59" in notices.render(note)[1]
 
     new_end = DESHENG_END - 2 * DAY
     services.authorization_window_change(

@@ -7,11 +7,12 @@ from django.core.management import call_command
 
 from accounts.models import AuditEntry, InsuredPerson
 from family import selectors
+from family.demo import desheng_end
 from family.models import Authorization, CommitmentLetter, Guardianship, Relationship
 from tests.family.conftest import NOW, SHANGHAI
 
 START = dt.datetime(2025, 1, 1, 0, 0, tzinfo=SHANGHAI)
-DESHENG_END = dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
+DESHENG_END = desheng_end()  # as seed_family computes it today
 
 
 def _state():
@@ -92,3 +93,14 @@ def test_seed_demo_twice_adds_no_rows(db):
     first = _state()
     call_command("seed_demo", stdout=io.StringIO())
     assert _state() == first
+
+
+def test_the_demo_window_end_moves_with_today():
+    """demo-cast.md: dates that must stay payable move with today (issue 13)."""
+    from family.demo import desheng_end
+
+    assert desheng_end(dt.date(2026, 11, 23)).date() == dt.date(2026, 12, 31)
+    assert desheng_end(dt.date(2026, 12, 17)).date() == dt.date(2026, 12, 31)  # 14 days left
+    assert desheng_end(dt.date(2026, 12, 18)).date() == dt.date(2027, 12, 31)
+    assert desheng_end(dt.date(2027, 3, 1)).date() == dt.date(2027, 12, 31)
+    assert desheng_end(dt.date(2026, 11, 23)).strftime("%H:%M:%S %Z") == "23:59:59 CST"

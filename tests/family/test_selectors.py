@@ -10,6 +10,7 @@ from django.http import Http404
 
 from accounts.models import InsuredPerson, RegionPolicy
 from family import hooks, selectors, services
+from family.demo import desheng_end
 from family.models import Authorization, Guardianship, Relation
 from tests.factories import InsuredPersonFactory, StaffUserFactory, make_id_number
 from tests.family.builders import (
@@ -28,7 +29,7 @@ from tests.family.builders import (
 from tests.family.conftest import NOW, SHANGHAI
 
 DEMO_START = dt.datetime(2025, 1, 1, 0, 0, tzinfo=SHANGHAI)
-DESHENG_END = dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
+DESHENG_END = desheng_end()  # as seed_family computes it today
 
 
 def holders(items):

@@ -20,12 +20,18 @@ from django.utils import timezone
 from accounts import idnumber
 from accounts.models import AuditEntry, InsuredPerson, User
 from family import services
-from family.demo import START
+from family.demo import (
+    START,
+    desheng_end,
+)
 from family.forms.binding import MEMBER_PREFIX
 from family.models import Authorization, CommitmentLetter, Relation, Relationship
 from family.views.binding import DRAFT_SESSION_KEY
 from tests.factories import InsuredPersonFactory, StaffUserFactory, make_id_number
 from tests.family.letter_helpers import bomb_url
+
+# 王德胜's window end as the seed set it today, as pages show it (Asia/Shanghai).
+DESHENG_END_SHOWN = f"{desheng_end():%Y-%m-%d %H:%M}"
 
 BIND = reverse("family:bind")
 OVERVIEW = reverse("family:overview")
@@ -196,7 +202,7 @@ def test_overview_as_holder_lists_members_windows_states_and_letters(client, dem
     assert demo_family["王小明"].masked_id_number in page
     assert demo_family["王小明"].id_number not in page  # never the full number
     assert "长期有效" in page  # 王小明's open end
-    assert "2026-12-31 23:59" in page  # 王德胜's end, Asia/Shanghai
+    assert DESHENG_END_SHOWN in page  # 王德胜's end, Asia/Shanghai
     assert "已授权" in page
     for authorization in Authorization.objects.filter(holder=demo_family["王建国"]):
         assert reverse("family:authorization-detail", args=[authorization.public_id]) in page
@@ -506,7 +512,7 @@ def test_authorization_detail_shows_window_state_cap_and_links(client, demo_fami
     assert "王德胜" in page
     assert "父母" in page
     assert "2025-01-01 00:00" in page
-    assert "2026-12-31 23:59" in page
+    assert DESHENG_END_SHOWN in page
     assert "已授权" in page
     assert "不限" in page
     for name in ["window-change", "cap-set", "revoke"]:
@@ -542,7 +548,9 @@ def test_window_change_previews_then_signs_a_new_letter(client, demo_family):
     client.force_login(demo_family["王建国"].user)
     url = _window_url(authorization)
     page = _html(client.get(url))
-    assert 'value="2026-12-31T23:59"' in page  # the current end, as the input shows it
+    assert (
+        f'value="{DESHENG_END_SHOWN.replace(" ", "T")}"' in page
+    )  # the current end, as the input shows it
     new_end = timezone.now() + dt.timedelta(days=90)
     response = client.post(
         url, {"step": "window", "window_start": "", "window_end": _local(new_end)}

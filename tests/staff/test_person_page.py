@@ -21,9 +21,13 @@ from accounts import services as account_services
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from accounts.staff import ADMINISTRATOR
 from family import services
+from family.demo import desheng_end
 from family.models import Relation
 from payments.services import account_credit
 from tests.factories import StaffUserFactory, make_id_number
+
+# 王德胜's window end as the seed set it today, as pages show it (Asia/Shanghai).
+DESHENG_END_SHOWN = f"{desheng_end():%Y-%m-%d %H:%M}"
 
 COUNTER = AuditEntry.Channel.COUNTER
 # The whole page: session, user, the user's regions, the user's and the groups' permissions,
@@ -93,7 +97,7 @@ def test_person_page_shows_status_account_relationships_letters_entries_and_audi
     assert "已激活" in page
     # relationships as holder: both members with their relation, window and a revoke button
     assert "王小明" in page and "王德胜" in page
-    assert "2026-12-31 23:59" in page  # 王德胜's window end, Asia/Shanghai
+    assert DESHENG_END_SHOWN in page  # 王德胜's window end, Asia/Shanghai
     assert reverse("staff:relationship-end", args=[wang.relationships_held.get().public_id]) in page
     for authorization in wang.authorizations_given.all():
         assert reverse("staff:authorization-revoke", args=[authorization.public_id]) in page
