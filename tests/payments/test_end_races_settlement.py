@@ -67,32 +67,25 @@ def _end(cast):
     )
 
 
-def _suspend_holder(cast):
-    family_services.person_status_change(
-        person=cast["王建国"],
-        status=InsuredPerson.Status.SUSPENDED,
-        reason="欠费暂停",
-        actor=get_user_model().objects.get(username="js_clerk"),
-        channel=AuditEntry.Channel.COUNTER,
-    )
+def _status_change(name: str, status: str):
+    def change(cast):
+        family_services.person_status_change(
+            person=cast[name],
+            status=status,
+            reason="窗口办理",
+            actor=get_user_model().objects.get(username="js_clerk"),
+            channel=AuditEntry.Channel.COUNTER,
+        )
 
-
-def _transfer_member(cast):
-    family_services.person_status_change(
-        person=cast["王德胜"],
-        status=InsuredPerson.Status.TRANSFERRED,
-        reason="转出",
-        actor=get_user_model().objects.get(username="js_clerk"),
-        channel=AuditEntry.Channel.COUNTER,
-    )
+    return change
 
 
 CHANGES = {
     "revoke": _revoke,
     "leave": _leave,
     "end": _end,
-    "holder suspended": _suspend_holder,
-    "member transferred": _transfer_member,
+    "holder suspended": _status_change("王建国", InsuredPerson.Status.SUSPENDED),
+    "member transferred": _status_change("王德胜", InsuredPerson.Status.TRANSFERRED),
 }
 
 
