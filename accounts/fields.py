@@ -24,6 +24,12 @@ def check_date_range(day: dt.date) -> None:
         )
 
 
+def validate_date_in_range(value) -> None:
+    """A validator for any date or datetime form field (the admin's too)."""
+    if value is not None:
+        check_date_range(value.date() if isinstance(value, dt.datetime) else value)
+
+
 class BoundedDateField(forms.DateField):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -72,9 +72,13 @@ def search_stash(request, data) -> str:
 def search_params(request) -> QueryDict | None:
     """The search `?s=<token>` stands for, or None (no search yet, or a token this session does
     not hold: an old bookmark, someone else's link)."""
-    token = request.GET.get("s", "")
+    return search_stored(request, request.GET.get("s", ""))
+
+
+def search_stored(request, token: str) -> QueryDict | None:
+    """The fields kept under `token` in this session, or None."""
     stored = request.session.get(SEARCHES_KEY, {}).get(token) if token else None
-    if stored is None:
+    if not isinstance(stored, dict):
         return None
     params = QueryDict(mutable=True)
     for key, values in stored.items():

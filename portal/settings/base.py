@@ -21,7 +21,8 @@ SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-only-do-not-deploy
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # django.contrib.admin with the portal's site (accounts.admin_site: no search text in URLs).
+    "accounts.admin_config.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -3,6 +3,7 @@
 import pytest
 
 from accounts.models import AuditEntry, RegionPolicy
+from tests.admin_search import admin_search
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def test_person_search_by_identity_number_or_name(client, demo, username, query,
     from accounts.models import User
 
     client.force_login(User.objects.get(username=username))
-    html = client.get("/admin/accounts/insuredperson/", {"q": query}).content.decode()
+    html = admin_search(client, "/admin/accounts/insuredperson/", query).content.decode()
     assert found in html
     assert absent not in html
 

@@ -16,6 +16,7 @@ from accounts import notices, selectors
 from accounts.models import Notification, User
 from accounts.services import Notice, notifications_send
 from accounts.views import ALL_MARKED_READ, INBOX_PER_PAGE
+from tests.admin_search import admin_search
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = dt.datetime(2026, 11, 1, 0, 0, tzinfo=SHANGHAI)
@@ -292,8 +293,8 @@ def test_admin_lists_notifications_masked_and_filters_stuck_mail(
     assert "王*国（3201**********123X）" in html
     assert "32010219750312123X" not in html
     assert html.count(reverse("admin:accounts_notification_change", args=[stuck.pk])) == 1
-    assert "王*国" in _html(client.get(url, {"q": "王建国"}))
-    assert "王*国" not in _html(client.get(url, {"q": "李秀英"}))
+    assert "王*国" in _html(admin_search(client, url, "王建国"))
+    assert "王*国" not in _html(admin_search(client, url, "李秀英"))
 
 
 def test_admin_cannot_add_change_or_delete(client, demo):

@@ -12,6 +12,7 @@ from accounts.models import AuditEntry, InsuredPerson, User
 from family import services
 from family.admin import STATUS_REASON_REQUIRED
 from family.models import Authorization, CommitmentLetter, Guardianship, Relation, Relationship
+from tests.admin_search import admin_search, autocomplete
 from tests.family.builders import actions_since, audit_mark, audit_since, bind, req
 
 A = Authorization.Status
@@ -104,7 +105,7 @@ def test_changelist_queries_do_not_grow_with_rows(admin_page, demo_family, staff
     [("32010219750312123X", "王德胜", "马小燕"), ("马志强", "马小燕", "王德胜")],
 )
 def test_authorizations_are_searched_by_exact_number_or_name(admin_page, query, found, absent):
-    html = admin_page.get(CHANGELISTS["authorization"], {"q": query}).content.decode()
+    html = admin_search(admin_page, CHANGELISTS["authorization"], query).content.decode()
     assert found in html
     assert absent not in html
 
@@ -112,7 +113,9 @@ def test_authorizations_are_searched_by_exact_number_or_name(admin_page, query, 
 def test_relationships_are_found_by_a_members_number_and_filtered_by_region(
     admin_page, demo_family
 ):
-    html = admin_page.get(CHANGELISTS["relationship"], {"q": "320111194801051113"}).content.decode()
+    html = admin_search(
+        admin_page, CHANGELISTS["relationship"], "320111194801051113"
+    ).content.decode()
     assert "王建国" in html
     assert "马志强" not in html
     region = demo_family["马志强"].region
@@ -127,7 +130,7 @@ def test_relationships_are_found_by_a_members_number_and_filtered_by_region(
 @pytest.mark.parametrize("query", ["", "王", "320111194801051113"])
 def test_member_count_is_not_multiplied_by_a_search_over_members(admin_page, demo_family, query):
     # The search joins the authorizations again; the count must still be 王建国's two members.
-    html = admin_page.get(CHANGELISTS["relationship"], {"q": query}).content.decode()
+    html = admin_search(admin_page, CHANGELISTS["relationship"], query).content.decode()
     row = re.search(r"<tr>(?:(?!</tr>).)*王建国(?:(?!</tr>).)*</tr>", html, re.S).group(0)
     assert re.search(r'class="field-live_members">(\d+)<', row).group(1) == "2"
 
@@ -262,14 +265,12 @@ def test_guardian_of_oneself_is_refused_next_to_the_field(admin_page, demo_famil
 
 
 def test_guardian_is_found_by_exact_number_and_shown_masked(admin_page, demo_family):
-    response = admin_page.get(
-        "/admin/autocomplete/",
-        {
-            "app_label": "family",
-            "model_name": "guardianship",
-            "field_name": "guardian",
-            "term": "320102200609182481",
-        },
+    response = autocomplete(
+        admin_page,
+        "320102200609182481",
+        app_label="family",
+        model_name="guardianship",
+        field_name="guardian",
     )
     assert response.status_code == 200
     results = response.json()["results"]

@@ -26,6 +26,7 @@ from payments.models import (
     Settlement,
 )
 from payments.services import credits_import_csv, filings
+from tests.admin_search import admin_search
 
 from .statement_builders import credit, premium, refund, settle
 
@@ -139,9 +140,9 @@ def test_changelist_queries_do_not_grow_with_rows(admin_page, demo, institutions
 
 
 def test_accounts_are_found_by_exact_number_or_name(admin_page, moves):
-    text = _text(admin_page.get(CHANGELISTS["ledgeraccount"], {"q": "32010219750312123X"}))
+    text = _text(admin_search(admin_page, CHANGELISTS["ledgeraccount"], "32010219750312123X"))
     assert "王建国" in text and "李秀英" not in text
-    text = _text(admin_page.get(CHANGELISTS["ledgeraccount"], {"q": "李秀英"}))
+    text = _text(admin_search(admin_page, CHANGELISTS["ledgeraccount"], "李秀英"))
     assert "李秀英" in text and "王建国" not in text
 
 
@@ -391,7 +392,7 @@ def test_designation_change_is_audited_and_nothing_else_changes(
 
 
 def test_institution_search(admin_page, institutions):
-    text = _text(admin_page.get(CHANGELISTS["institution"], {"q": "药房"}))
+    text = _text(admin_search(admin_page, CHANGELISTS["institution"], "药房"))
     assert "南京市仁和大药房" in text and "南京市第一医院" not in text
 
 
@@ -487,3 +488,18 @@ def test_a_ledger_key_written_with_an_identity_number_is_shown_masked(admin_page
     assert response.status_code == 200
     assert_no_full_numbers(response.content.decode())
     assert "demo-opening-balance:3201**********123X" in _text(response)
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [{"valid_from": "0001-01-01"}, {"valid_to": "9999-12-31"}, {"valid_from": "2100-01-01"}],
+)
+def test_admin_dates_outside_what_pages_handle_are_refused(admin_page, demo, dates):
+    """Issue 13 point 3: every date a form accepts is bounded, the admin's too."""
+    before = OutOfRegionFiling.objects.count()
+    response = admin_page.post(
+        f"{CHANGELISTS['outofregionfiling']}add/", filing_form(demo["王德胜"], "659004", **dates)
+    )
+    assert response.status_code == 200
+    assert "日期须在1900-01-01至2099-12-31之间" in _text(response)
+    assert OutOfRegionFiling.objects.count() == before

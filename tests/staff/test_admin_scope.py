@@ -48,6 +48,7 @@ from payments.models import (
 )
 from payments.services import credits_import_csv, filings
 from payments.services.credits import CSV_PERSON_NOT_FOUND
+from tests.admin_search import admin_search, autocomplete
 from tests.payments.statement_builders import premium, refund, settle
 
 JIANGSU = ("320100", "320200")
@@ -92,8 +93,11 @@ def _pks_in(model, codes) -> set[int]:
     return set(model.objects.filter(condition).values_list("pk", flat=True))
 
 
-def _shown(client, model, **params) -> set[int]:
-    response = client.get(_changelist(model), params)
+def _shown(client, model, q=None, **params) -> set[int]:
+    if q is None:
+        response = client.get(_changelist(model), params)
+    else:
+        response = admin_search(client, _changelist(model), q, **params)
     assert response.status_code == 200
     return set(response.context["cl"].queryset.values_list("pk", flat=True))
 
@@ -344,9 +348,8 @@ def test_posting_another_regions_person_is_refused(client, story, rows):
 
 def test_person_autocomplete_finds_nobody_of_another_region(client, story, rows):
     _login(client, story, "js_super")
-    response = client.get(
-        reverse("admin:autocomplete"),
-        {"app_label": "family", "model_name": "guardianship", "field_name": "ward", "term": "马"},
+    response = autocomplete(
+        client, "马", app_label="family", model_name="guardianship", field_name="ward"
     )
     assert response.status_code == 200
     assert response.json()["results"] == []
