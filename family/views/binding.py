@@ -13,6 +13,7 @@ them through the same formset (and so through `services.bind_check`)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
@@ -172,7 +173,8 @@ class BindWizardView(CitizenMixin, View):
         fewer, without validating (nothing is checked until "下一步")."""
         rows = formset.raw_rows()
         remove = self.request.POST.get("remove", "")
-        if remove.isdigit() and int(remove) < len(rows) and len(rows) > 1:
+        # ASCII digits only: "²".isdigit() is True and int() refuses it (found by tests/properties).
+        if re.fullmatch(r"[0-9]{1,3}", remove) and int(remove) < len(rows) and len(rows) > 1:
             del rows[int(remove)]
         if "add" in self.request.POST and len(rows) < MAX_MEMBERS_PER_REQUEST:
             rows.append({})

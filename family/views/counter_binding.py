@@ -23,6 +23,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.generic import TemplateView
 
+from accounts.middleware import control_characters_refusal, reads_its_own_body
 from accounts.selectors import person_get_for_staff
 from accounts.staff import StaffRequiredMixin, page_context
 from family import selectors, services
@@ -278,6 +279,7 @@ def _uuid_or_none(value) -> uuid.UUID | None:
 
 
 @method_decorator(csrf_exempt, name="dispatch")  # CSRF is checked in post(), after the handler
+@method_decorator(reads_its_own_body, name="dispatch")  # control characters too
 class BindingUploadView(StaffRequiredMixin, View):
     """POST the scan. The size-limit upload handler must be in place before the body is read,
     which the CSRF check does, hence the documented exempt-then-protect pattern."""
@@ -291,6 +293,9 @@ class BindingUploadView(StaffRequiredMixin, View):
 
     @method_decorator(csrf_protect)
     def _post(self, request, public_id, handler):
+        refused = control_characters_refusal(request)
+        if refused is not None:
+            return refused
         binding = selectors.counter_binding_get_for_staff(user=request.user, public_id=public_id)
         form = ScanUploadForm(request.POST, request.FILES)
         if handler.exceeded:

@@ -22,7 +22,7 @@ BAD_AMOUNT = _('金额须为字符串形式的正数，最多两位小数，例�
 BAD_OCCURRED_AT = _(
     "occurred_at 须为带时区的ISO 8601时间，不得晚于当前时间5分钟以上，也不得早于一年以前"
 )
-BAD_ITEM = _("明细项目名称不能为空")
+BAD_ITEM = _("明细项目名称不能为空，也不能含控制字符")
 ITEMS_MISMATCH = _("明细金额合计与结算金额不一致")
 BAD_ID_NUMBER = _("身份证号码格式不正确")
 IDEMPOTENCY_KEY_REQUIRED = _("POST请求须带 Idempotency-Key 请求头")

@@ -16,6 +16,7 @@ from django.utils import timezone
 from ninja import Field, Schema
 
 from accounts import idnumber
+from accounts.fields import has_control_characters
 
 from ..models import ZERO, Settlement
 from ..services import parse_amount
@@ -162,7 +163,7 @@ def id_number_from(raw: str) -> str:
 def items_from(items: list[ItemIn], *, amount: Decimal) -> list[dict]:
     parsed = []
     for index, item in enumerate(items):
-        if not item.name.strip():
+        if not item.name.strip() or has_control_characters(item.name, lines=False):
             raise ApiError(400, "bad_item", f"items.{index}.name: {errors.BAD_ITEM}")
         parsed.append(
             {

@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A form field, filter or query parameter with a control character: one 400 page, no view.
+    "accounts.middleware.ControlCharacterMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Pages are personal: never kept by a browser or a proxy (Cache-Control: no-store).
     "accounts.middleware.NoStoreMiddleware",

@@ -153,3 +153,36 @@ def test_audit_entries_are_read_only_in_admin(client, demo):
     assert client.get("/admin/accounts/auditentry/").status_code == 200
     assert client.get("/admin/accounts/auditentry/add/").status_code == 403
     assert client.post(f"/admin/accounts/auditentry/{entry.pk}/delete/").status_code == 403
+
+
+@pytest.mark.parametrize("value", ["王丽", "-1", "99999999999999999999", "1.5"])
+def test_an_autocomplete_field_with_a_hand_made_value_is_a_form_error(client, demo, value):
+    """Found by tests/properties: Django's autocomplete widget looked the value up to show it
+    again and raised on one its key cannot hold (a 500)."""
+    from accounts.models import User
+    from family.models import Guardianship
+
+    client.force_login(User.objects.get(username="admin"))
+    response = client.post("/admin/family/guardianship/add/", {"guardian": value, "ward": value})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["guardian"]
+    assert not Guardianship.objects.exists()
+
+
+def test_a_crontab_the_scheduler_cannot_read_is_a_form_error(client, demo):
+    """Found by tests/properties: django-celery-beat's description of the schedule raised on
+    minute "-1" while the form was being shown again with its error (a 500)."""
+    from django_celery_beat.models import CrontabSchedule
+
+    from accounts.models import User
+
+    client.force_login(User.objects.get(username="admin"))
+    count = CrontabSchedule.objects.count()
+    response = client.post(
+        "/admin/django_celery_beat/crontabschedule/add/",
+        {"minute": "-1", "hour": "*", "day_of_month": "*", "month_of_year": "*",
+         "day_of_week": "*", "timezone": "Asia/Shanghai"},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["minute"]
+    assert CrontabSchedule.objects.count() == count

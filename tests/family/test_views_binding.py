@@ -341,6 +341,16 @@ def test_an_empty_extra_row_is_ignored_and_a_row_can_be_removed(client, cast):
     assert len(client.session[DRAFT_SESSION_KEY]["rows"]) == 1
 
 
+@pytest.mark.parametrize("remove", ["²", "٣", "１", "-1", "99999999999999999999", " 0"])
+def test_a_remove_button_of_no_row_removes_nothing(client, cast, remove):
+    """Found by tests/properties: "²".isdigit() is True and int("²") raised (a 500)."""
+    client.force_login(cast["王建国"].user)
+    rows = [_row(cast["王丽"], Relation.CHILD), _row(cast["王小明"], Relation.CHILD)]
+    response = client.post(BIND, _members_data(rows, remove=remove))
+    assert response.status_code == 200
+    assert [f["name"].value() for f in response.context["formset"].forms] == ["王丽", "王小明"]
+
+
 def _past(minutes=60) -> str:
     return _local(timezone.now() - dt.timedelta(minutes=minutes))
 

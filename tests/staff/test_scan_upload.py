@@ -153,6 +153,18 @@ def test_the_page_shows_why_a_file_is_refused(
     assert stored_files(scan_root) == []
 
 
+def test_a_control_character_beside_the_scan_is_refused_and_nothing_kept(
+    client, story, binding, scan_root
+):
+    """The upload view reads its own body (its size limit first), so it makes the check the
+    middleware makes for every other page (accounts.middleware.reads_its_own_body)."""
+    client.force_login(story.staff["js_clerk"])
+    url = reverse("staff:binding-upload", kwargs={"public_id": binding.public_id})
+    response = client.post(url, {"scan": upload(pdf_bytes()), "note": "a\x00b"})
+    assert response.status_code == 400
+    assert stored_files(scan_root) == []
+
+
 def test_the_page_stops_reading_an_oversized_upload(client, story, binding, scan_root, settings):
     settings.COUNTER_SCAN_MAX_BYTES = 64 * 1024
     client.force_login(story.staff["js_clerk"])

@@ -1,0 +1,88 @@
+"""The world the property tests attack: the demo cast with an object of every kind a URL can
+name, built once per module through the real services inside a transaction that is rolled back
+at the module's end (each test, and each example, runs in a savepoint of it)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import InsuredPerson, Notification, RegionPolicy, User
+from family import services as family_services
+from family.models import Authorization, Relation
+from payments import services as payment_services
+from payments.models import Institution
+from tests.family.builders import bind, req
+from tests.payments.conftest import load_demo
+from tests.staff.counter_helpers import SISTER, signed
+
+
+def _build() -> SimpleNamespace:
+    load_demo()
+    people = {p.name: p for p in InsuredPerson.objects.select_related("region", "user")}
+    staff = {u.username: u for u in User.objects.filter(is_staff=True)}
+    story = SimpleNamespace(people=people, staff=staff)
+    p = people
+    # 王建国 asks his wife online: her consent waits (R8).
+    bind(p["王建国"], req(p["李秀英"], Relation.SPOUSE), at=None)
+    consent = Authorization.objects.get(holder=p["王建国"], member=p["李秀英"])
+    # At the counter he binds his sister; with a threshold of none it waits for a supervisor
+    # (his daughter stays free for the bind wizard's draft). 张伟's binding is only opened.
+    RegionPolicy.objects.filter(code="320100").update(review_member_threshold=0)
+    review = family_services.counter_binding_submit(
+        binding=signed(story, "王建国", [SISTER]), actor=staff["js_clerk"]
+    )
+    draft = family_services.counter_binding_start(holder=p["张伟"], actor=staff["js_clerk"])
+    premium, _ = payment_services.premium_pay(
+        holder=p["王建国"],
+        member=p["王德胜"],
+        year=timezone.localdate().year + 1,
+        pay_type="family",
+        idempotency_key="properties-premium",
+        commitment_agreed=True,
+        actor=p["王建国"].user,
+    )
+    son = Authorization.objects.get(holder=p["王建国"], member=p["王小明"])
+    letter = son.letters.latest("signed_at")
+    objects = {
+        "authorization": son.public_id,
+        "consent": consent.public_id,
+        "letter": letter.public_id,
+        "verification": letter.verification_code,
+        "relationship": son.relationship.public_id,
+        "person": p["王建国"].public_id,
+        "member": p["王小明"].public_id,
+        "ward": p["马小燕"].public_id,
+        "parent": p["王德胜"].public_id,
+        "parent_authorization": Authorization.objects.get(
+            holder=p["王建国"], member=p["王德胜"]
+        ).public_id,
+        "premium": premium.public_id,
+        "notification": Notification.objects.filter(recipient=p["王建国"]).first().public_id,
+        "binding": draft.public_id,
+        "review": review.public_id,
+        "next_year": timezone.localdate().year + 1,
+    }
+    users = {
+        **staff,
+        **{name: person.user for name, person in p.items() if person.user_id},
+    }
+    return SimpleNamespace(
+        people=p, staff=staff, users=users, objects=objects, institutions=Institution.objects
+    )
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer._from_testcase = True  # the services' durable blocks nest in it, as in a TestCase
+        outer.__enter__()
+        try:
+            yield _build()
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
