@@ -43,9 +43,19 @@ def test_admin_search_and_autocomplete_keep_what_is_typed_out_of_urls(desktop, l
     _admin_login(page, base, "admin")
     page.goto(f"{base}/admin/family/guardianship/add/")
     page.locator("#id_ward").locator("xpath=following-sibling::span[1]").click()
-    page.locator(".select2-search__field").fill("320111194801")
+    # Opening the list asks for every choice; wait for the answer to what was typed (a whole
+    # identity number: the admin finds people by exact number or by name, never by a prefix).
+    typed = "320111194801051113"
+    with page.expect_response(
+        lambda r: "/admin/autocomplete/" in r.url and typed in (r.request.post_data or ""),
+        timeout=30_000,
+    ) as found:
+        page.locator(".select2-search__field").fill(typed)
+    answer = found.value
+    assert answer.status == 200, answer.text()
+    assert [row["text"][:3] for row in answer.json()["results"]] == ["王德胜"]
     option = page.locator(".select2-results__option", has_text="王德胜")
-    option.wait_for()
+    option.wait_for(timeout=30_000)
     # Django's own select2 markup fails axe (labels, ARIA of the widget): the admin is Django's,
     # not the portal's pages, so only the screenshot and the policy are checked here.
     shot(page, "admin-autocomplete")
