@@ -32,7 +32,7 @@ from accounts.admin import InsuredPersonAdmin as AccountsInsuredPersonAdmin
 from accounts.admin import ReadOnlyAdminMixin, RegionScopedAdminMixin, adopt_saved
 from accounts.models import AuditEntry, InsuredPerson
 
-from . import services
+from . import errors, services
 from .models import Authorization, CommitmentLetter, CounterBinding, Guardianship, Relationship
 
 STATUS_REASON_REQUIRED = _("R14：变更参保状态须填写变更原因")
@@ -365,7 +365,7 @@ class GuardianshipAdminForm(forms.ModelForm):
         guardian, ward = cleaned.get("guardian"), cleaned.get("ward")
         if guardian is not None and ward is not None and guardian.pk == ward.pk:
             # Next to the field, instead of the database constraint's generic message.
-            self.add_error("ward", services.GUARDIAN_SELF)
+            self.add_error("ward", errors.GUARDIAN_SELF)
         return cleaned
 
 

@@ -2,7 +2,7 @@
 
 Forms parse and check the shape of input (an identity number's check digit, a date, two decimal
 places). The family rules (R1–R8, R21) are the services': the member formset asks
-`services.bind_check` and puts each answer next to the row it concerns; the sign and window forms
+`selectors.bind_check` and puts each answer next to the row it concerns; the sign and window forms
 only carry what the services need."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import idnumber
 from accounts.fields import BoundedDateTimeField
-from family import selectors, services
+from family import errors, selectors, services
 from family.models import Relation
 
 MEMBER_PREFIX = "members"
@@ -102,7 +102,7 @@ class MemberForm(forms.Form):
 class BaseMemberFormSet(forms.BaseFormSet):
     """The wizard's first step. Every row is a new member; a row left untouched is ignored.
 
-    `clean()` resolves each row to the bureau's record and asks `services.bind_check` (the dry
+    `clean()` resolves each row to the bureau's record and asks `selectors.bind_check` (the dry
     run of R1–R6, R21); an error goes next to its row, a holder-level one above all rows. After
     `is_valid()`, `member_requests` holds what `relationship_bind` needs."""
 
@@ -124,7 +124,7 @@ class BaseMemberFormSet(forms.BaseFormSet):
         filled = self.filled_forms()
         if not filled:
             if not any(self.errors):
-                raise ValidationError(services.NO_MEMBERS, code="empty")
+                raise ValidationError(errors.NO_MEMBERS, code="empty")
             return
         # Rows that parse are checked against the register and the rules even when another
         # row has a typing error, so the holder sees every problem at once.
@@ -135,7 +135,7 @@ class BaseMemberFormSet(forms.BaseFormSet):
                 id_number=data["id_number"], name=data["name"]
             )
             if person is None:
-                form.add_error(None, services.MEMBER_NOT_FOUND)  # R3
+                form.add_error(None, errors.MEMBER_NOT_FOUND)  # R3
                 continue
             request = services.MemberRequest(
                 person=person,
@@ -146,11 +146,11 @@ class BaseMemberFormSet(forms.BaseFormSet):
             resolved.append((form, request))
         requests = [request for _form, request in resolved]
         # Holder-level problems (R2, R5, R21 caps) are raised: they become non-form errors.
-        errors = services.bind_check(holder=self.holder, members=requests)
-        for (form, _request), error in zip(resolved, errors, strict=True):
+        problems = selectors.bind_check(holder=self.holder, members=requests)
+        for (form, _request), error in zip(resolved, problems, strict=True):
             if error is not None:
                 form.add_error(None, error)
-        if all(form.is_valid() for form in self.forms if form.has_changed()) and not any(errors):
+        if all(form.is_valid() for form in self.forms if form.has_changed()) and not any(problems):
             self.member_requests = requests
 
     def raw_rows(self) -> list[dict[str, str]]:

@@ -10,48 +10,42 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
 from accounts import idnumber
 from accounts.models import InsuredPerson, RegionPolicy, User
 from accounts.selectors import in_staff_scope, uuid_or_404
 
 from .. import hooks
+from ..clock import local_date
 from ..models import Authorization, CommitmentLetter, Guardianship, Relationship
+from .checks import (
+    MemberRequest,
+    Signature,
+    age_on,
+    bind_check,
+    letter_kind_for,
+    letter_preview_for_binding,
+    letter_preview_for_window_change,
+    may_set_order,
+    person_acts_for,
+    window_change_check,
+)
+from .counter import (
+    counter_binding_get_for_staff,
+    counter_binding_open_for_holder,
+    counter_bindings_for_holder,
+    counter_bindings_pending_review,
+    holder_live_authorizations,
+    member_person_find,
+)
+from .letters import letter_check, letter_get_for_staff, normalize_code
+from .states import state_label
 
 Status = Authorization.Status
-
-NOT_YET_STARTED = _("待生效")
-WINDOW_PASSED = _("已过授权期限")
-SUSPENDED = _("暂停使用（参保状态异常）")
 
 
 def _with_people(qs: QuerySet[Authorization]) -> QuerySet[Authorization]:
     return qs.select_related("holder__region", "member__region", "relationship")
-
-
-def state_label(authorization: Authorization, at: dt.datetime) -> str:
-    """What a person should read: the stored status, refined by the window and both statuses
-    at this instant (the same facts `authorizations_usable_for` checks)."""
-    if authorization.status in Authorization.GRANTED_STATUSES:
-        if authorization.window_end is not None and at > authorization.window_end:
-            return str(WINDOW_PASSED)
-        if at < authorization.window_start:
-            return str(NOT_YET_STARTED)
-        normal = InsuredPerson.Status.NORMAL
-        if authorization.holder.status != normal or authorization.member.status != normal:
-            return str(SUSPENDED)
-        # Started, whether or not the expiry task has turned SCHEDULED into ACTIVE yet.
-        return str(Status.ACTIVE.label)
-    # R8: past its deadline a request can no longer be answered, whether or not
-    # `consents_lapse` has run yet.
-    if (
-        authorization.status == Status.PENDING_CONSENT
-        and authorization.consent_deadline is not None
-        and at > authorization.consent_deadline
-    ):
-        return str(Status.LAPSED.label)
-    return str(authorization.get_status_display())
 
 
 def _label(items: list[Authorization], at: dt.datetime) -> list[Authorization]:
@@ -178,7 +172,7 @@ def person_find_for_binding(*, id_number: str, name: str) -> InsuredPerson | Non
 def wards_for(*, person: InsuredPerson, at: dt.datetime) -> list[InsuredPerson]:
     """People this person acts for (R22): registered wards, and minors they bind as holder whose
     deduction order they may set (R10)."""
-    day = timezone.localtime(at).date()
+    day = local_date(at)
     registered = InsuredPerson.objects.filter(
         Q(guardians__valid_until__isnull=True) | Q(guardians__valid_until__gte=day),
         guardians__guardian=person,
@@ -243,7 +237,7 @@ def family_overview(*, person: InsuredPerson, at: dt.datetime) -> FamilyOverview
 
 def consents_pending_for(*, person: InsuredPerson, at: dt.datetime) -> list[Authorization]:
     """Requests this person may answer: their own, and their registered wards' (R8, R22)."""
-    day = timezone.localtime(at).date()
+    day = local_date(at)
     ward_ids = Guardianship.objects.valid_on(day).filter(guardian=person).values("ward_id")
     return list(
         _with_people(
@@ -273,7 +267,7 @@ def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> A
     person = person_for_user(user=user)
     if person is None:
         raise Http404
-    day = timezone.localtime(at).date()
+    day = local_date(at)
     ward_ids = Guardianship.objects.valid_on(day).filter(guardian=person).values("ward_id")
     item = (
         _with_people(Authorization.objects.filter(public_id=uuid_or_404(public_id)))
@@ -298,8 +292,6 @@ def letter_get_for_holder(*, user: User, public_id) -> CommitmentLetter:
 
 def member_get_for_order(*, user: User, public_id, at: dt.datetime) -> InsuredPerson:
     """A person whose deduction order `user` may set (themselves, a ward, a minor they bind)."""
-    from ..services import may_set_order  # the rule lives with the write it guards
-
     person = person_for_user(user=user)
     if person is None:
         raise Http404
@@ -432,14 +424,48 @@ def person_live_authorizations(*, person: InsuredPerson) -> tuple[list[Authoriza
     )
 
 
-# Counter bindings (issue 6), in their own module, re-exported so callers read every family
-# selector from here.
-from .counter import (  # noqa: E402, F401
-    counter_binding_get_for_staff,
-    counter_binding_open_for_holder,
-    counter_bindings_for_holder,
-    counter_bindings_pending_review,
-    holder_live_authorizations,
-    member_person_find,
-)
-from .letters import letter_check, letter_get_for_staff, normalize_code  # noqa: E402, F401
+__all__ = [
+    "FamilyOverview",
+    "MemberRequest",
+    "Signature",
+    "age_on",
+    "authorization_get_for_holder",
+    "authorization_get_for_member",
+    "authorization_get_for_staff",
+    "authorizations_lock_usable_for",
+    "authorizations_usable_for",
+    "bind_check",
+    "consents_pending_for",
+    "counter_binding_get_for_staff",
+    "counter_binding_open_for_holder",
+    "counter_bindings_for_holder",
+    "counter_bindings_pending_review",
+    "deduction_order_for",
+    "family_overview",
+    "holder_live_authorizations",
+    "is_usable",
+    "label_all",
+    "letter_authorizations",
+    "letter_check",
+    "letter_get_for_holder",
+    "letter_get_for_staff",
+    "letter_kind_for",
+    "letter_preview_for_binding",
+    "letter_preview_for_window_change",
+    "letters_for_authorization",
+    "may_set_order",
+    "member_get_for_order",
+    "member_person_find",
+    "normalize_code",
+    "person_acts_for",
+    "person_find_for_binding",
+    "person_for_user",
+    "person_live_authorizations",
+    "records_for",
+    "relationship_get_for_staff",
+    "relationship_has_other_live",
+    "relationship_live_authorizations",
+    "state_label",
+    "wards_for",
+    "window_change_check",
+]

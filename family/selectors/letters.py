@@ -21,6 +21,7 @@ from accounts.selectors import in_staff_scope, uuid_or_404
 
 from ..letter_print import member_lines, region_name
 from ..models import CommitmentLetter, Relationship
+from .states import state_label
 
 # The alphabet of `family.models._new_verification_code` (no 0/O, 1/I/L), 12 characters.
 CODE_SHAPE = re.compile(r"^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{12}$")
@@ -83,8 +84,6 @@ def letter_check(*, code: str, at: dt.datetime | None = None) -> LetterCheck:
     relationship and the id of its relationship's newest letter; the letter's authorizations
     with their people). Http404 for a malformed or unknown code alike, before any query for a
     malformed one."""
-    from . import state_label  # the package's own label (this module is imported at its end)
-
     normalized = normalize_code(code)
     if normalized is None:
         raise Http404

@@ -21,91 +21,21 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditEntry, InsuredPerson, RelationProof, User
 from accounts.selectors import region_in_staff_scope
 from accounts.services import audit_record, snapshot
 
+from ..clock import at_or_now
+from ..errors import NO_MEMBERS
 from ..models import CommitmentLetter, CounterBinding, CounterBindingMember, Relation, Relationship
-from . import (
-    NO_MEMBERS,
-    MemberRequest,
-    Signature,
-    bind_check,
-    letter_preview_for_binding,
-    relationship_bind,
-)
+from ..selectors.checks import MemberRequest, Signature, bind_check, letter_preview_for_binding
+from .binding import relationship_bind
 from .scans import (
-    MAX_PDF_PAGES,
-    MAX_PIXELS,
-    SCAN_BROKEN,
-    SCAN_EMPTY,
-    SCAN_ENCRYPTED,
-    SCAN_EXECUTABLE,
-    SCAN_TOO_LARGE,
-    SCAN_TOO_MANY_PAGES,
-    SCAN_TOO_MANY_PIXELS,
-    SCAN_TYPE_REFUSED,
-    Scan,
     scan_check,
-    scan_limit_bytes,
-    scan_limit_mb,
     scan_read,
 )
-
-__all__ = [
-    "CLOSED",
-    "DOCS_HOLDER_CARD_MISSING",
-    "DOCS_INVALID",
-    "DOCS_MEMBER_CARD_MISSING",
-    "DOCS_PROOF_MISSING",
-    "DOCS_PROOF_NOT_ACCEPTED",
-    "LETTER_CHANGED_SINCE_PRINT",
-    "LETTER_NOT_PRINTED",
-    "MEMBER_NOT_IN_BINDING",
-    "MEMBER_PROBLEM",
-    "NOT_EDITABLE",
-    "NOT_PENDING_REVIEW",
-    "NOT_PRINTED",
-    "NOT_STAFF",
-    "OUT_OF_REGION",
-    "REJECT_REASON_REQUIRED",
-    "REVIEW_GRANDPARENT",
-    "REVIEW_MEMBERS_OVER",
-    "REVIEW_NO_PERMISSION",
-    "REVIEW_OWN",
-    "MAX_PDF_PAGES",
-    "MAX_PIXELS",
-    "SCAN_BROKEN",
-    "SCAN_EMPTY",
-    "SCAN_ENCRYPTED",
-    "SCAN_EXECUTABLE",
-    "SCAN_MISSING",
-    "SCAN_TOO_LARGE",
-    "SCAN_TOO_MANY_PAGES",
-    "SCAN_TOO_MANY_PIXELS",
-    "SCAN_TYPE_REFUSED",
-    "Scan",
-    "Documents",
-    "counter_binding_approve",
-    "counter_binding_cancel",
-    "counter_binding_documents_set",
-    "counter_binding_letter_print",
-    "counter_binding_member_add",
-    "counter_binding_member_remove",
-    "counter_binding_reject",
-    "counter_binding_scan_attach",
-    "counter_binding_start",
-    "counter_binding_submit",
-    "documents_problems",
-    "review_reasons_for",
-    "scan_check",
-    "scan_limit_bytes",
-    "scan_limit_mb",
-    "scan_read",
-]
 
 COUNTER = AuditEntry.Channel.COUNTER
 BStatus = CounterBinding.Status
@@ -170,10 +100,6 @@ class Documents:
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _now(at: dt.datetime | None) -> dt.datetime:
-    return at if at is not None else timezone.now()
 
 
 def _check_staff(actor: User, region_id: int, *, perm: str = "family.add_counterbinding") -> None:
@@ -295,7 +221,7 @@ def counter_binding_start(
     Holder-level rules (R2, R5) are checked at once so the clerk hears them before typing."""
     _check_staff(actor, holder.region_id)
     with transaction.atomic():
-        at = _now(at)
+        at = at_or_now(at)
         holder = (
             InsuredPerson.objects.select_for_update(no_key=True, of=("self",))
             .select_related("region")
@@ -326,7 +252,7 @@ def counter_binding_member_add(
     """Add a member; the online rules (R1–R6, R21) through `bind_check`, with its messages."""
     _check_staff(actor, binding.region_id)
     with transaction.atomic():
-        at = _now(at)
+        at = at_or_now(at)
         binding = _lock(binding)
         _check_editable(binding)
         members = _members(binding)
@@ -477,7 +403,7 @@ def counter_binding_letter_print(
     it and the old scan no longer applies."""
     _check_staff(actor, binding.region_id)
     with transaction.atomic():
-        at = _now(at)
+        at = at_or_now(at)
         binding = _lock(binding)
         _check_editable(binding)
         members = _members(binding)
@@ -519,7 +445,7 @@ def counter_binding_scan_attach(
     _check_staff(actor, binding.region_id)
     scan = scan_check(scan_read(upload))  # parsed and rewritten, outside the transaction
     with transaction.atomic():
-        at = _now(at)
+        at = at_or_now(at)
         binding = _lock(binding)
         _check_editable(binding)
         if binding.status != BStatus.LETTER_PRINTED:
@@ -615,7 +541,7 @@ def counter_binding_submit(
     A second submit of a submitted binding returns it unchanged."""
     _check_staff(actor, binding.region_id)
     with transaction.atomic():
-        at = _now(at)
+        at = at_or_now(at)
         binding = _lock(binding)
         if binding.status in (BStatus.PENDING_REVIEW, BStatus.DONE):
             return binding
@@ -669,7 +595,7 @@ def counter_binding_approve(
             raise ValidationError(REVIEW_NO_PERMISSION, code="permission") from exc
         raise
     with transaction.atomic():
-        at = _now(at)
+        at = at_or_now(at)
         binding = _lock(binding)
         if binding.status == BStatus.DONE and binding.reviewed_by_id == actor.pk:
             return binding
@@ -712,7 +638,7 @@ def counter_binding_reject(
     if not reason:
         raise ValidationError(REJECT_REASON_REQUIRED, code="reason")
     with transaction.atomic():
-        at = _now(at)
+        at = at_or_now(at)
         binding = _lock(binding)
         if binding.status == BStatus.REJECTED and binding.reviewed_by_id == actor.pk:
             return binding
@@ -738,7 +664,7 @@ def counter_binding_cancel(
     The scan is kept with the record."""
     _check_staff(actor, binding.region_id)
     with transaction.atomic():
-        at = _now(at)
+        at = at_or_now(at)
         binding = _lock(binding)
         if binding.status == BStatus.CANCELLED:
             return binding

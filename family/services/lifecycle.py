@@ -21,20 +21,20 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AuditEntry, InsuredPerson, Notification
+from accounts.models import AuditEntry, Notification
 from accounts.services import Notice, notifications_send, snapshot_values
 
+from ..errors import STATUS_ENDED_NOTE
 from ..models import Authorization, Relationship
 from . import notify
+from .status import ENDING_STATUSES
 
 Status = Authorization.Status
 Kind = Notification.Kind
 SYSTEM = AuditEntry.Channel.SYSTEM
-ENDING_STATUSES = (InsuredPerson.Status.TRANSFERRED, InsuredPerson.Status.TERMINATED)
 BATCH_SIZE = 2000
 
 EXPIRED_NOTE = _("授权期限届满")
-R14_NOTE = _("R14：参保关系转出或终止")
 
 _AUTH_FIELDS = [f.attname for f in Authorization._meta.concrete_fields]
 _REL_FIELDS = [f.attname for f in Relationship._meta.concrete_fields]
@@ -228,7 +228,7 @@ def statuses_reconcile(*, at: dt.datetime | None = None, batch_size: int = BATCH
         to=Status.TERMINATED,
         action="authorization.terminate",
         at=at,
-        note=R14_NOTE,
+        note=STATUS_ENDED_NOTE,
         tell=lambda row: notify.for_row(
             row, kind=Kind.ENDED, event="ended", reason=Status.TERMINATED.label
         ),

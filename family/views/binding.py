@@ -8,7 +8,7 @@ The bind wizard is a small hand-written session flow rather than formtools' Sess
 the member step needs an "添加一人" submit that re-renders without validating, and a refused
 signature must re-show the sign step with the draft intact, both of which fight the wizard's
 own storage handling. The session keeps only the rows as typed; every later step re-validates
-them through the same formset (and so through `services.bind_check`)."""
+them through the same formset (and so through `selectors.bind_check`)."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from accounts.models import AuditEntry
-from family import letters, selectors, services
+from family import errors, letters, selectors, services
 from family.forms.binding import (
     LOCAL_INPUT_FORMAT,
     MAX_MEMBERS_PER_REQUEST,
@@ -56,18 +56,18 @@ NAME_SEPARATOR = "、"
 
 # Service messages that belong next to one field; every other one goes above the form.
 SIGN_FIELD_ERRORS = {
-    services.SIGNATURE_NAME_MISMATCH: "signed_name",
+    errors.SIGNATURE_NAME_MISMATCH: "signed_name",
     services.SIGNATURE_IMAGE_INVALID: "signature_image",
     services.SIGNATURE_IMAGE_TOO_LARGE: "signature_image",
 }
 WINDOW_FIELD_ERRORS = {
-    services.WINDOW_START_PAST: "window_start",
-    services.WINDOW_END_NOT_AFTER_START: "window_end",
-    services.WINDOW_END_PAST: "window_end",
-    services.WINDOW_TOO_LONG: "window_end",
-    services.WINDOW_END_REQUIRED: "window_end",
+    errors.WINDOW_START_PAST: "window_start",
+    errors.WINDOW_END_NOT_AFTER_START: "window_end",
+    errors.WINDOW_END_PAST: "window_end",
+    errors.WINDOW_TOO_LONG: "window_end",
+    errors.WINDOW_END_REQUIRED: "window_end",
 }
-CAP_FIELD_ERRORS = {services.CAP_INVALID: "cap"}
+CAP_FIELD_ERRORS = {errors.CAP_INVALID: "cap"}
 
 
 def place_error(form, exc: ValidationError, fields: dict) -> None:
@@ -225,13 +225,13 @@ class BindWizardView(CitizenMixin, View):
     def _holder_problem(self) -> ValidationError | None:
         """R2/R5/R21 problems of the holder alone, so the page can say so before any typing."""
         try:
-            services.bind_check(holder=self.person, members=[])
+            selectors.bind_check(holder=self.person, members=[])
         except ValidationError as exc:
             return exc
         return None
 
     def _preview(self, formset) -> tuple[str, str]:
-        return services.letter_preview_for_binding(
+        return selectors.letter_preview_for_binding(
             holder=self.person, members=formset.member_requests, channel=ONLINE
         )
 
@@ -379,7 +379,7 @@ class WindowChangeView(LoginRequiredMixin, View):
         if not form.is_valid():
             return self._render_form(authorization, form)
         try:  # R6 before the holder reads and signs the new letter
-            services.window_change_check(
+            selectors.window_change_check(
                 authorization=authorization,
                 window_start=form.cleaned_data["window_start"],
                 window_end=form.cleaned_data["window_end"],
@@ -444,7 +444,7 @@ class WindowChangeView(LoginRequiredMixin, View):
         return render(self.request, self.template_form, context)
 
     def _render_confirm(self, authorization, form, start, end):
-        version, text = services.letter_preview_for_window_change(
+        version, text = selectors.letter_preview_for_window_change(
             authorization=authorization, window_start=start, window_end=end, channel=ONLINE
         )
         content_hash = CommitmentLetter.hash_text(text)

@@ -26,7 +26,7 @@ from django.views.generic import TemplateView
 from accounts.middleware import control_characters_refusal, reads_its_own_body
 from accounts.selectors import person_get_for_staff
 from accounts.staff import StaffRequiredMixin, page_context
-from family import selectors, services
+from family import errors, selectors, services
 from family.forms.counter import (
     ACTION_FIELD,
     CounterDocumentsForm,
@@ -55,11 +55,11 @@ UNKNOWN_ACTION = _("无法识别的操作，请重试")
 
 # Service messages that belong next to one field of the member form.
 MEMBER_FIELD_ERRORS = {
-    services.WINDOW_END_NOT_AFTER_START: "window_end",
-    services.WINDOW_END_PAST: "window_end",
-    services.WINDOW_TOO_LONG: "window_end",
-    services.WINDOW_END_REQUIRED: "window_end",
-    services.REL_INVALID_RELATION: "relation",
+    errors.WINDOW_END_NOT_AFTER_START: "window_end",
+    errors.WINDOW_END_PAST: "window_end",
+    errors.WINDOW_TOO_LONG: "window_end",
+    errors.WINDOW_END_REQUIRED: "window_end",
+    errors.REL_INVALID_RELATION: "relation",
 }
 
 
@@ -109,7 +109,7 @@ class BindingStartView(StaffRequiredMixin, View):
         problem = error
         if problem is None:
             try:
-                services.bind_check(holder=holder, members=[])
+                selectors.bind_check(holder=holder, members=[])
             except ValidationError as exc:
                 problem = exc
         context = {
@@ -202,7 +202,7 @@ class BindingDetailView(StaffRequiredMixin, View):
             data = form.cleaned_data
             person = selectors.member_person_find(id_number=data["id_number"], name=data["name"])
             if person is None:
-                form.add_error(None, services.MEMBER_NOT_FOUND)
+                form.add_error(None, errors.MEMBER_NOT_FOUND)
             else:
                 try:
                     services.counter_binding_member_add(

@@ -30,7 +30,7 @@ from accounts.reauth import (
     reauth_lockout,
     reauth_tries_left_message,
 )
-from family import selectors, services
+from family import errors, selectors, services
 from family.forms.member import (
     ConsentAnswerForm,
     LeaveForm,
@@ -56,7 +56,7 @@ def order_move(request, *, member: InsuredPerson, channel: str, render):
     `render(member, error=, rows=)` shows the page again with a message."""
     form = OrderMoveForm(request.POST)
     if not form.is_valid():
-        return render(member, error=services.ORDER_MISMATCH)
+        return render(member, error=errors.ORDER_MISMATCH)
     rows = selectors.deduction_order_for(member=member)
     wanted = form.cleaned_data["authorization"]
     item = next((a for a in rows if a.public_id == wanted), None)
@@ -78,7 +78,7 @@ LEFT = _("已退出%(holder)s的家庭共济（共济成员：%(member)s），�
 RECORDS_FILTER_INVALID = _("查询条件有误，请按提示修改后重新查询")
 
 # Service messages that belong next to one field; every other one goes above the form.
-CONSENT_FIELD_ERRORS = {services.CONSENT_VERIFICATION_FAILED: "password"}
+CONSENT_FIELD_ERRORS = {errors.CONSENT_VERIFICATION_FAILED: "password"}
 
 
 def _state(item: Authorization, at: dt.datetime) -> str:
@@ -172,7 +172,7 @@ class OrderView(CitizenMixin, View):
 
     template_name = "family/order.html"
 
-    #: None: ask `services.may_set_order` when the page is drawn.
+    #: None: ask `selectors.may_set_order` when the page is drawn.
     may_set: bool | None = None
 
     def _member(self) -> InsuredPerson | None:
@@ -202,7 +202,7 @@ class OrderView(CitizenMixin, View):
             "person": self.person,
             "member": member,
             "error": error,
-            "order_not_allowed": services.ORDER_NOT_ALLOWED,
+            "order_not_allowed": errors.ORDER_NOT_ALLOWED,
         }
         if member is not None:
             if rows is None:
@@ -210,7 +210,7 @@ class OrderView(CitizenMixin, View):
             rows = selectors.label_all(rows, at=self.now)
             may_set = self.may_set
             if may_set is None:
-                may_set = services.may_set_order(
+                may_set = selectors.may_set_order(
                     actor_person=self.person, member=member, at=self.now
                 )
             action = self.request.path
@@ -235,7 +235,7 @@ class OrderView(CitizenMixin, View):
                         for i, item in enumerate(rows)
                     ],
                     "any_unset": any(item.deduction_position is None for item in rows),
-                    "is_minor": services.age_on(member, timezone.localdate(self.now)) < 18,
+                    "is_minor": selectors.age_on(member, timezone.localdate(self.now)) < 18,
                     "wards": selectors.wards_for(person=self.person, at=self.now)
                     if member.pk == self.person.pk
                     else [],

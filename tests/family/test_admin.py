@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import AuditEntry, InsuredPerson, User
+from family import errors as family_errors
 from family import services
 from family.admin import STATUS_REASON_REQUIRED
 from family.models import Authorization, CommitmentLetter, Guardianship, Relation, Relationship
@@ -259,7 +260,7 @@ def test_guardian_of_oneself_is_refused_next_to_the_field(admin_page, demo_famil
         f"{CHANGELISTS['guardianship']}add/", guardianship_form(person, person)
     )
     assert response.status_code == 200
-    assert str(services.GUARDIAN_SELF) in response.content.decode()
+    assert str(family_errors.GUARDIAN_SELF) in response.content.decode()
     assert not Guardianship.objects.exists()
     assert not AuditEntry.objects.filter(action="guardianship.register").exists()
 

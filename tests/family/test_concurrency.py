@@ -7,8 +7,11 @@ import threading
 import pytest
 
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
+from family import errors as family_errors
+from family import selectors as family_selectors
 from family import services
 from family.models import Authorization, CommitmentLetter, Relationship
+from family.services import binding
 from tests.factories import InsuredPersonFactory, make_id_number
 from tests.family.builders import DAY, A, bind, req
 from tests.family.conftest import NOW
@@ -49,7 +52,7 @@ def test_two_holders_binding_the_same_member_at_once_exclusive_policy(cast):  # 
         kinds = sorted(kind for kind, _value in outcomes)
         assert kinds == ["ok", "refused"], outcomes
         refusal = next(value for kind, value in outcomes if kind == "refused")
-        assert refusal == [str(services.MEMBER_IN_OTHER_RELATIONSHIP)]
+        assert refusal == [str(family_errors.MEMBER_IN_OTHER_RELATIONSHIP)]
         assert Authorization.objects.live().filter(member=child).count() == 1
         winner = Authorization.objects.live().get(member=child).holder
         loser = li if winner == wang else wang
@@ -73,20 +76,20 @@ def test_the_database_alone_keeps_an_exclusive_member_in_one_relationship(cast, 
         return {p.pk: p for p in rows}
 
     checked = threading.Barrier(2)
-    bind_check = services.bind_check
+    bind_check = family_selectors.bind_check
 
     def bind_check_then_wait(**kwargs):
         errors = bind_check(**kwargs)
         checked.wait(timeout=10)
         return errors
 
-    monkeypatch.setattr(services, "_lock_persons", no_locks)
-    monkeypatch.setattr(services, "bind_check", bind_check_then_wait)
+    monkeypatch.setattr(binding, "lock_persons", no_locks)
+    monkeypatch.setattr(binding, "bind_check", bind_check_then_wait)
     child = cast["王小明"]
     outcomes = run_together(binder(cast["王建国"], child), binder(cast["李秀英"], child))
     assert sorted(kind for kind, _value in outcomes) == ["ok", "refused"], outcomes
     assert [value for kind, value in outcomes if kind == "refused"] == [
-        [str(services.MEMBER_IN_OTHER_RELATIONSHIP)]
+        [str(family_errors.MEMBER_IN_OTHER_RELATIONSHIP)]
     ]
     assert Authorization.objects.live().filter(member=child).count() == 1
     assert CommitmentLetter.objects.count() == 1
@@ -97,7 +100,7 @@ def test_the_same_binding_submitted_twice_at_once_binds_once(cast):  # R4
     outcomes = run_together(binder(wang, xiaoming), binder(wang, xiaoming))
     assert sorted(kind for kind, _value in outcomes) == ["ok", "refused"], outcomes
     assert [value for kind, value in outcomes if kind == "refused"] == [
-        [str(services.MEMBER_ALREADY_BOUND_HERE)]
+        [str(family_errors.MEMBER_ALREADY_BOUND_HERE)]
     ]
     assert Relationship.objects.filter(holder=wang).count() == 1
     assert Authorization.objects.filter(member=xiaoming).count() == 1

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.reauth import TRIES_LEFT
-from family import services
+from family import errors as family_errors
 from family.models import Authorization, Relation
 
 from .builders import A, bind, live, req
@@ -31,7 +31,7 @@ def test_guessing_the_password_at_the_consent_answer_locks_and_answers_nothing(c
         assert response.status_code == 200
         errors = response.context["form"].errors["password"]
         assert errors == [
-            str(services.CONSENT_VERIFICATION_FAILED),
+            str(family_errors.CONSENT_VERIFICATION_FAILED),
             str(TRIES_LEFT) % {"left": 5 - attempt},
         ]
     response = client.post(url, {"password": "guess-5", "answer": "agree"})

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts import idnumber
 from accounts.models import AuditEntry, InsuredPerson, User
+from family import errors as family_errors
 from family import services
 from family.demo import (
     START,
@@ -363,11 +364,11 @@ def _future(days=1) -> str:
     ("changes", "message"),
     [
         ({"id_number": "320102201206011358"}, str(idnumber.ID_CHECK_DIGIT)),
-        ({"name": "王晓明"}, str(services.MEMBER_NOT_FOUND)),  # R3: not the register's name
-        ({"window_start": "past"}, str(services.WINDOW_START_PAST)),  # R6
+        ({"name": "王晓明"}, str(family_errors.MEMBER_NOT_FOUND)),  # R3: not the register's name
+        ({"window_start": "past"}, str(family_errors.WINDOW_START_PAST)),  # R6
         (
             {"window_start": "future3", "window_end": "future1"},
-            str(services.WINDOW_END_NOT_AFTER_START),
+            str(family_errors.WINDOW_END_NOT_AFTER_START),
         ),  # fmt: skip
         ({"relation": ""}, "这个字段是必填项。"),
     ],
@@ -393,10 +394,12 @@ def test_each_error_is_shown_next_to_its_own_row(client, cast):
     response = client.post(BIND, _members_data(rows))
     forms = response.context["formset"].forms
     assert forms[0].non_field_errors() == []
-    assert forms[1].non_field_errors() == [str(services.MEMBER_OUT_OF_SCOPE) % {"scope": "本省"}]
-    assert forms[2].non_field_errors() == [str(services.MEMBER_DUPLICATED)]
+    assert forms[1].non_field_errors() == [
+        str(family_errors.MEMBER_OUT_OF_SCOPE) % {"scope": "本省"}
+    ]
+    assert forms[2].non_field_errors() == [str(family_errors.MEMBER_DUPLICATED)]
     page = _html(response)
-    assert str(services.MEMBER_DUPLICATED) in page
+    assert str(family_errors.MEMBER_DUPLICATED) in page
     _nothing_bound()
 
 
@@ -404,11 +407,11 @@ def test_holder_level_problems_are_shown_above_the_rows(client, cast):
     """R2: a resident-scheme person cannot hold; told on arrival and on submit."""
     client.force_login(cast["王丽"].user)
     response = client.get(BIND)
-    assert str(services.HOLDER_NOT_EMPLOYEE) in _html(response)
+    assert str(family_errors.HOLDER_NOT_EMPLOYEE) in _html(response)
     assert "<form" not in _html(response).split('id="main"')[1]
     response = client.post(BIND, _members_data([_row(cast["王小明"], Relation.SIBLING)]))
-    assert response.context["formset"].non_form_errors() == [str(services.HOLDER_NOT_EMPLOYEE)]
-    assert str(services.HOLDER_NOT_EMPLOYEE) in _html(response)
+    assert response.context["formset"].non_form_errors() == [str(family_errors.HOLDER_NOT_EMPLOYEE)]
+    assert str(family_errors.HOLDER_NOT_EMPLOYEE) in _html(response)
     _nothing_bound()
 
 
@@ -418,8 +421,10 @@ def test_wrong_typed_signature_name_is_refused_and_creates_nothing(client, cast)
         client, [_row(cast["王小明"], Relation.CHILD)], name="王建"
     )
     assert response.status_code == 200
-    assert str(services.SIGNATURE_NAME_MISMATCH) in _html(response)
-    assert response.context["form"].errors["signed_name"] == [str(services.SIGNATURE_NAME_MISMATCH)]
+    assert str(family_errors.SIGNATURE_NAME_MISMATCH) in _html(response)
+    assert response.context["form"].errors["signed_name"] == [
+        str(family_errors.SIGNATURE_NAME_MISMATCH)
+    ]
     _nothing_bound()
     assert client.session[DRAFT_SESSION_KEY]  # the draft survives: sign again
     response = client.post(
@@ -471,7 +476,7 @@ def test_a_letter_that_changed_since_it_was_read_is_not_signed(client, cast):
     client.post(BIND, _members_data([_row(cast["王小明"], Relation.CHILD)]))
     response = client.post(BIND, {"step": "sign", "signed_name": "王建国", "letter_hash": "0" * 64})
     assert response.status_code == 200
-    assert str(services.LETTER_CHANGED) in _html(response)
+    assert str(family_errors.LETTER_CHANGED) in _html(response)
     _nothing_bound()
 
 
@@ -594,9 +599,9 @@ def test_window_change_previews_then_signs_a_new_letter(client, demo_family):
 @pytest.mark.parametrize(
     ("start", "end", "message", "field"),
     [
-        ("", "past", services.WINDOW_END_PAST, "window_end"),
-        ("future3", "future1", services.WINDOW_END_NOT_AFTER_START, "window_end"),
-        ("past", "", services.WINDOW_START_PAST, "window_start"),
+        ("", "past", family_errors.WINDOW_END_PAST, "window_end"),
+        ("future3", "future1", family_errors.WINDOW_END_NOT_AFTER_START, "window_end"),
+        ("past", "", family_errors.WINDOW_START_PAST, "window_start"),
     ],
 )
 def test_window_change_refused_by_r6_shows_the_message_and_changes_nothing(
@@ -636,7 +641,7 @@ def test_window_change_with_a_wrong_signature_name_changes_nothing(client, demo_
         },
     )
     assert response.status_code == 200
-    assert str(services.SIGNATURE_NAME_MISMATCH) in _html(response)
+    assert str(family_errors.SIGNATURE_NAME_MISMATCH) in _html(response)
     authorization.refresh_from_db()
     assert authorization.window_end.year == 2026
     assert CommitmentLetter.objects.filter(purpose="change_window").count() == 0
@@ -690,8 +695,8 @@ def test_cap_is_set_and_cleared(client, demo_family):
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("0", str(services.CAP_INVALID)),
-        ("-5", str(services.CAP_INVALID)),
+        ("0", str(family_errors.CAP_INVALID)),
+        ("-5", str(family_errors.CAP_INVALID)),
         ("1.234", "max_decimal_places"),  # Django's own message, in the active language
         ("abc", "输入一个数字。"),
     ],

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import services as account_services
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy, User
+from family import errors as family_errors
 from family import services
 from family.forms.member import ANSWER_MISSING, DATES_REVERSED
 from family.models import Authorization, Guardianship, Relation, Relationship
@@ -276,9 +277,9 @@ def test_a_wrong_password_shows_the_message_and_changes_nothing(client, cast):
     )
     assert response.status_code == 200
     assert response.context["form"].errors["password"][0] == str(
-        services.CONSENT_VERIFICATION_FAILED
+        family_errors.CONSENT_VERIFICATION_FAILED
     )  # then how many tries are left (issue 13 point 11: tests/family/test_consent_reauth.py)
-    assert _html(response).count(str(services.CONSENT_VERIFICATION_FAILED)) == 1
+    assert _html(response).count(str(family_errors.CONSENT_VERIFICATION_FAILED)) == 1
     assert 'value="wrong-password"' not in _html(response)  # never echoed back
     authorization.refresh_from_db()
     assert authorization.status == A.PENDING_CONSENT
@@ -329,7 +330,7 @@ def test_an_answered_request_cannot_be_answered_again(client, cast):
         _answer_url(authorization), {"password": CITIZEN_PASSWORD, "answer": "decline"}
     )
     assert response.status_code == 200
-    assert str(services.CONSENT_NOT_PENDING) in _html(response)
+    assert str(family_errors.CONSENT_NOT_PENDING) in _html(response)
     authorization.refresh_from_db()
     assert authorization.status == A.ACTIVE
     assert audit_since(mark) == []
@@ -372,7 +373,7 @@ def test_a_guardian_answers_for_a_ward(client, cast):
     response = client.post(
         _answer_url(authorization), {"password": CITIZEN_PASSWORD, "answer": "agree"}
     )
-    assert str(services.CONSENT_GUARDIAN_REQUIRED) in _html(response)
+    assert str(family_errors.CONSENT_GUARDIAN_REQUIRED) in _html(response)
     client.force_login(guardian.user)
     page = _text(client.get(CONSENTS))
     assert "王建国请求为王德胜支付" in page
@@ -470,7 +471,7 @@ def test_a_posted_id_outside_the_members_list_changes_nothing(client, demo_famil
     for data in [{"authorization": "not-a-uuid", "direction": "up"}, {"direction": "sideways"}]:
         response = client.post(_order_url(xiaoyan), data)
         assert response.status_code == 200
-        assert str(services.ORDER_MISMATCH) in _html(response)
+        assert str(family_errors.ORDER_MISMATCH) in _html(response)
     assert _order(xiaoyan) == ["马志强", "古丽娜"]
     assert audit_since(mark) == []
 
@@ -505,12 +506,12 @@ def test_a_member_with_a_guardian_cannot_set_their_own_order(client, demo_family
     _guardian(demo_family["李秀英"], father)
     client.force_login(father.user)
     page = _html(client.get(ORDER))
-    assert str(services.ORDER_NOT_ALLOWED) in page
+    assert str(family_errors.ORDER_NOT_ALLOWED) in page
     assert 'name="direction"' not in page
     desheng = live(demo_family["王建国"], father)
     mark = audit_mark()
     response = client.post(ORDER, {"authorization": str(desheng.public_id), "direction": "down"})
-    assert str(services.ORDER_NOT_ALLOWED) in _html(response)
+    assert str(family_errors.ORDER_NOT_ALLOWED) in _html(response)
     assert audit_since(mark) == []
     client.force_login(demo_family["李秀英"].user)
     assert client.get(_order_url(father)).status_code == 200
@@ -572,7 +573,7 @@ def test_revoking_twice_shows_the_message_and_changes_nothing(client, demo_famil
     mark = audit_mark()
     response = client.post(_revoke_url(desheng), {"reason": ""})
     assert response.status_code == 200
-    assert str(services.NOT_LIVE) in _html(response)
+    assert str(family_errors.NOT_LIVE) in _html(response)
     assert audit_since(mark) == []
 
 
@@ -638,7 +639,7 @@ def test_a_guardian_leaves_for_a_ward_and_a_second_leave_is_refused(client, demo
     mark = audit_mark()
     response = client.post(_leave_url(desheng))
     assert response.status_code == 200
-    assert str(services.NOT_LIVE) in _html(response)
+    assert str(family_errors.NOT_LIVE) in _html(response)
     assert audit_since(mark) == []
 
 

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from accounts.models import AuditEntry, InsuredPerson
+from family import errors as family_errors
+from family import selectors as family_selectors
 from family import services as family_services
 from payments import services
 from payments.models import LedgerAccount, LedgerLeg, LedgerTransaction, SettlementLine
@@ -148,5 +150,5 @@ def test_holder_without_a_balance_cannot_set_up_with_the_real_ledger(demo):  # R
     )
     request = family_services.MemberRequest(demo["王丽"], "child", None, None)
     with pytest.raises(ValidationError) as exc:
-        family_services.bind_check(holder=newcomer, members=[request], at=NOW)
-    assert exc.value.messages == [str(family_services.HOLDER_NO_BALANCE)]
+        family_selectors.bind_check(holder=newcomer, members=[request], at=NOW)
+    assert exc.value.messages == [str(family_errors.HOLDER_NO_BALANCE)]

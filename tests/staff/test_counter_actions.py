@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEntry, InsuredPerson, Notification
 from accounts.staff import ADMINISTRATOR
+from family import errors as family_errors
 from family import services
 from family.forms.counter_actions import (
     END_REASON_REQUIRED,
@@ -113,7 +114,7 @@ def test_revoking_an_ended_authorization_says_so(client, story):
     client.force_login(clerk)
     url = reverse("staff:authorization-revoke", args=[item.public_id])
     response = client.post(url, {"reason": "再次解除"})
-    assert str(services.NOT_LIVE) in _html(response)
+    assert str(family_errors.NOT_LIVE) in _html(response)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -288,7 +289,7 @@ def test_suspending_ends_nothing_and_restoring_sets_normal(client, story):
         ({"status": "dead", "reason": "原因"}, STATUS_INVALID),
         ({"reason": "原因"}, STATUS_INVALID),
         ({"status": "transferred", "reason": ""}, REASON_REQUIRED),
-        ({"status": "normal", "reason": "原因"}, services.STATUS_UNCHANGED),
+        ({"status": "normal", "reason": "原因"}, family_errors.STATUS_UNCHANGED),
     ],
 )
 def test_a_bad_status_change_is_refused_and_changes_nothing(client, story, data, message):

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEntry, RegionPolicy, User
 from accounts.staff import ADMINISTRATOR
+from family import errors as family_errors
 from family import services
 from family.models import (
     Authorization,
@@ -169,7 +170,7 @@ def test_start_twice_returns_the_open_binding(story):
 def test_a_holder_who_may_not_hold_is_refused_at_start(story):
     with pytest.raises(ValidationError) as caught:
         services.counter_binding_start(holder=story.people["王丽"], actor=story.staff["js_clerk"])
-    assert _messages(caught.value) == [str(services.HOLDER_NOT_EMPLOYEE)]
+    assert _messages(caught.value) == [str(family_errors.HOLDER_NOT_EMPLOYEE)]
     assert not CounterBinding.objects.exists()
 
 
@@ -196,10 +197,10 @@ def test_submit_needs_the_scan(story):
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("赵敏", services.MEMBER_OUT_OF_SCOPE % {"scope": "本省"}),  # R3: another province
-        ("孙强", services.MEMBER_NOT_NORMAL),  # R3: transferred out
-        ("王小明", services.MEMBER_ALREADY_BOUND_HERE),  # R4
-        ("王建国", services.REL_SELF),  # R1
+        ("赵敏", family_errors.MEMBER_OUT_OF_SCOPE % {"scope": "本省"}),  # R3: another province
+        ("孙强", family_errors.MEMBER_NOT_NORMAL),  # R3: transferred out
+        ("王小明", family_errors.MEMBER_ALREADY_BOUND_HERE),  # R4
+        ("王建国", family_errors.REL_SELF),  # R1
     ],
 )
 def test_members_follow_the_online_rules(story, name, message):
@@ -217,7 +218,7 @@ def test_the_same_member_twice_is_refused(story):
     add_members(binding, story.people, [SPOUSE], clerk)
     with pytest.raises(ValidationError) as caught:
         add_members(binding, story.people, [SPOUSE], clerk)
-    assert _messages(caught.value) == [str(services.MEMBER_DUPLICATED)]
+    assert _messages(caught.value) == [str(family_errors.MEMBER_DUPLICATED)]
 
 
 def test_changing_members_after_printing_voids_the_letter_and_scan(
@@ -346,7 +347,7 @@ def test_a_member_bound_elsewhere_meanwhile_stops_the_approval(story):
         services.counter_binding_approve(binding=binding, actor=story.staff["js_super"])
 
     assert _messages(caught.value) == [
-        "周芳：" + str(services.MEMBER_IN_OTHER_RELATIONSHIP),
+        "周芳：" + str(family_errors.MEMBER_IN_OTHER_RELATIONSHIP),
     ]
     binding.refresh_from_db()
     assert binding.status == Status.PENDING_REVIEW and binding.reviewed_by is None
@@ -541,7 +542,7 @@ def test_member_not_in_the_register_is_refused_on_the_page(client, story):
         },
     )
     assert response.status_code == 200
-    assert str(services.MEMBER_NOT_FOUND) in response.content.decode()
+    assert str(family_errors.MEMBER_NOT_FOUND) in response.content.decode()
     assert binding.members.count() == 0
 
 
