@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from django.utils import timezone
 
 from accounts import idnumber
 from accounts.models import InsuredPerson, RegionPolicy, User
