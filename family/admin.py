@@ -35,7 +35,8 @@ from accounts.models import AuditEntry, InsuredPerson
 from . import errors, services
 from .models import Authorization, CommitmentLetter, CounterBinding, Guardianship, Relationship
 
-STATUS_REASON_REQUIRED = _("R14：变更参保状态须填写变更原因")
+# R14
+STATUS_REASON_REQUIRED = _("变更参保状态须填写变更原因")
 
 
 def _person_columns(prefix: str, label_name, label_id):

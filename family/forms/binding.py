@@ -124,7 +124,7 @@ class BaseMemberFormSet(forms.BaseFormSet):
         filled = self.filled_forms()
         if not filled:
             if not any(self.errors):
-                raise ValidationError(errors.NO_MEMBERS, code="empty")
+                raise ValidationError(errors.NO_MEMBERS, code="no_members")
             return
         # Rows that parse are checked against the register and the rules even when another
         # row has a typing error, so the holder sees every problem at once.
@@ -236,7 +236,7 @@ class SignForm(forms.Form):
     def clean_letter_hash(self) -> str:
         value = self.cleaned_data["letter_hash"].strip().lower()
         if not _HASH_RE.match(value):
-            raise ValidationError(HASH_INVALID, code="hash")
+            raise ValidationError(HASH_INVALID, code="hash_invalid")
         return value
 
     def signature(self) -> services.Signature:

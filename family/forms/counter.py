@@ -118,11 +118,11 @@ class CounterDocumentsForm(forms.Form):
 
     def field_for_error(self, code: str, params: dict | None) -> str | None:
         """The field a service error about documents belongs next to."""
-        if code == "holder_card":
+        if code == "docs_holder_card_missing":
             return "holder_cards"
-        if code == "proof":
+        if code in ("docs_proof_missing", "docs_proof_not_accepted"):
             return "proofs"
-        if code == "member_card" and params:
+        if code == "docs_member_card_missing" and params:
             return self.member_field_name(params.get("person", ""))
         return None
 

@@ -73,7 +73,7 @@ class ConsentAnswerForm(forms.Form):
         cleaned = super().clean()
         # An unknown value is a field error of a field the page does not draw: say it above.
         if self.errors.pop("answer", None) is not None or not cleaned.get("answer"):
-            raise ValidationError(ANSWER_MISSING, code="answer")
+            raise ValidationError(ANSWER_MISSING, code="answer_missing")
         return cleaned
 
     @property
@@ -225,7 +225,7 @@ class DateRangeFilterForm(forms.Form):
         cleaned = super().clean()
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
-            self.add_error("date_to", ValidationError(DATES_REVERSED, code="dates"))
+            self.add_error("date_to", ValidationError(DATES_REVERSED, code="dates_reversed"))
         return cleaned
 
 

@@ -83,15 +83,15 @@ def needs_guardian(member: InsuredPerson, at: dt.datetime) -> bool:
 
 def check_holder(holder: InsuredPerson, *, at: dt.datetime) -> None:
     if holder.scheme != InsuredPerson.Scheme.EMPLOYEE:
-        raise ValidationError(HOLDER_NOT_EMPLOYEE, code="R2")
+        raise ValidationError(HOLDER_NOT_EMPLOYEE, code="holder_not_employee")
     if holder.status != InsuredPerson.Status.NORMAL:
-        raise ValidationError(HOLDER_NOT_NORMAL, code="R2")
+        raise ValidationError(HOLDER_NOT_NORMAL, code="holder_not_normal")
 
 
 def _check_holder_balance(holder: InsuredPerson) -> None:
     balance = hooks.holder_balance(holder)
     if balance is not None and balance <= 0:
-        raise ValidationError(HOLDER_NO_BALANCE, code="R2")
+        raise ValidationError(HOLDER_NO_BALANCE, code="holder_no_balance")
 
 
 def _in_scope(policy: RegionPolicy, holder: InsuredPerson, member: InsuredPerson) -> bool:
@@ -112,19 +112,21 @@ def _check_window(
     """R6. `start` None means from the moment of signing (`at`)."""
     effective_start = at if start is None else start
     if start is not None and start < at:
-        raise ValidationError(WINDOW_START_PAST, code="R6")
+        raise ValidationError(WINDOW_START_PAST, code="window_start_past")
     if end is not None and end <= effective_start:
-        raise ValidationError(WINDOW_END_NOT_AFTER_START, code="R6")
+        raise ValidationError(WINDOW_END_NOT_AFTER_START, code="window_end_not_after_start")
     if end is not None and end <= at:
-        raise ValidationError(WINDOW_END_PAST, code="R6")
+        raise ValidationError(WINDOW_END_PAST, code="window_end_past")
     if policy.max_window_days:
         if end is None:
             raise ValidationError(
-                WINDOW_END_REQUIRED, code="R6", params={"days": policy.max_window_days}
+                WINDOW_END_REQUIRED,
+                code="window_end_required",
+                params={"days": policy.max_window_days},
             )
         if end - effective_start > dt.timedelta(days=policy.max_window_days):
             raise ValidationError(
-                WINDOW_TOO_LONG, code="R6", params={"days": policy.max_window_days}
+                WINDOW_TOO_LONG, code="window_too_long", params={"days": policy.max_window_days}
             )
 
 
@@ -138,31 +140,31 @@ def _check_member(
 ) -> None:
     member = request.person
     if request.relation not in Relation.values:
-        raise ValidationError(REL_INVALID_RELATION, code="R1")
+        raise ValidationError(REL_INVALID_RELATION, code="rel_invalid_relation")
     if member.pk == holder.pk:
-        raise ValidationError(REL_SELF, code="R1")
+        raise ValidationError(REL_SELF, code="rel_self")
     if member.status != InsuredPerson.Status.NORMAL:
-        raise ValidationError(MEMBER_NOT_NORMAL, code="R3")
+        raise ValidationError(MEMBER_NOT_NORMAL, code="member_not_normal")
     if not _in_scope(policy, holder, member):
         raise ValidationError(
             MEMBER_OUT_OF_SCOPE,
-            code="R3",
+            code="member_out_of_scope",
             params={"scope": RegionPolicy.MemberScope(policy.member_scope).label},
         )
     live = Authorization.objects.live().filter(member=member)
     if relationship is not None and live.filter(relationship=relationship).exists():
-        raise ValidationError(MEMBER_ALREADY_BOUND_HERE, code="R4")
+        raise ValidationError(MEMBER_ALREADY_BOUND_HERE, code="member_already_bound_here")
     # R5: under an exclusive policy a person is in one relationship only, as member or holder.
     others = live.exclude(holder=holder)
     if others.filter(exclusive=True).exists() or (
         not policy.member_in_several_relationships and others.exists()
     ):
-        raise ValidationError(MEMBER_IN_OTHER_RELATIONSHIP, code="R5")
+        raise ValidationError(MEMBER_IN_OTHER_RELATIONSHIP, code="member_in_other_relationship")
     if (
         not policy.member_in_several_relationships
         and Relationship.objects.filter(holder=member, status=Relationship.Status.ACTIVE).exists()
     ):
-        raise ValidationError(MEMBER_IS_HOLDER_ELSEWHERE, code="R5")
+        raise ValidationError(MEMBER_IS_HOLDER_ELSEWHERE, code="member_is_holder_elsewhere")
     _check_window(policy, request.window_start, request.window_end, at=at)
 
 
@@ -175,7 +177,9 @@ def _check_caps(
         live = Authorization.objects.live().filter(holder=holder).count()
         if live + len(new_members) > policy.max_members_at_once:
             raise ValidationError(
-                MEMBERS_AT_ONCE_CAP, code="R21", params={"cap": policy.max_members_at_once}
+                MEMBERS_AT_ONCE_CAP,
+                code="members_at_once_cap",
+                params={"cap": policy.max_members_at_once},
             )
     if policy.max_members_lifetime is not None:
         ever = set(
@@ -185,7 +189,9 @@ def _check_caps(
         )
         if len(ever | {m.pk for m in new_members}) > policy.max_members_lifetime:
             raise ValidationError(
-                MEMBERS_LIFETIME_CAP, code="R21", params={"cap": policy.max_members_lifetime}
+                MEMBERS_LIFETIME_CAP,
+                code="members_lifetime_cap",
+                params={"cap": policy.max_members_lifetime},
             )
 
 
@@ -207,7 +213,7 @@ def bind_check(
     for request in members:
         try:
             if request.person.pk in seen:
-                raise ValidationError(MEMBER_DUPLICATED, code="duplicate")
+                raise ValidationError(MEMBER_DUPLICATED, code="member_duplicated")
             seen.add(request.person.pk)
             _check_member(policy, holder, request, relationship=relationship, at=at)
         except ValidationError as exc:
@@ -223,7 +229,7 @@ def _check_holder_not_member_elsewhere(policy: RegionPolicy, holder: InsuredPers
     if policy.member_in_several_relationships:
         return
     if Authorization.objects.live().filter(member=holder).exists():
-        raise ValidationError(HOLDER_IS_MEMBER_ELSEWHERE, code="R5")
+        raise ValidationError(HOLDER_IS_MEMBER_ELSEWHERE, code="holder_is_member_elsewhere")
 
 
 def check_channel(actor: User | None, channel: str) -> None:
@@ -231,10 +237,10 @@ def check_channel(actor: User | None, channel: str) -> None:
     a citizen's request is always the online channel, whatever a caller passes."""
     if channel == AuditEntry.Channel.ONLINE:
         if actor is None or not actor.is_authenticated:
-            raise ValidationError(STAFF_CHANNEL_ONLY, code="channel")
+            raise ValidationError(STAFF_CHANNEL_ONLY, code="staff_channel_only")
         return
     if actor is not None and not actor.is_staff:
-        raise ValidationError(STAFF_CHANNEL_ONLY, code="channel")
+        raise ValidationError(STAFF_CHANNEL_ONLY, code="staff_channel_only")
 
 
 def check_actor_is_holder(holder: InsuredPerson, actor: User, channel: str) -> None:
@@ -243,9 +249,9 @@ def check_actor_is_holder(holder: InsuredPerson, actor: User, channel: str) -> N
     if channel == AuditEntry.Channel.ONLINE and (
         holder.user_id is None or actor.pk != holder.user_id
     ):
-        raise ValidationError(NOT_THE_HOLDER, code="R7")
+        raise ValidationError(NOT_THE_HOLDER, code="not_the_holder")
     if channel == AuditEntry.Channel.COUNTER and not actor.is_staff:
-        raise ValidationError(NOT_THE_HOLDER, code="R7")
+        raise ValidationError(NOT_THE_HOLDER, code="not_the_holder")
 
 
 def letter_kind_for(holder: InsuredPerson, channel: str) -> str:
@@ -334,10 +340,10 @@ def window_change_check(
     if window_start is None:
         start = authorization.window_start
         if window_end is not None and window_end <= start:
-            raise ValidationError(WINDOW_END_NOT_AFTER_START, code="R6")
+            raise ValidationError(WINDOW_END_NOT_AFTER_START, code="window_end_not_after_start")
         # Before `_check_window`, which would call an end before now "not after the start".
         if window_end is not None and window_end <= at:
-            raise ValidationError(WINDOW_END_PAST, code="R6")
+            raise ValidationError(WINDOW_END_PAST, code="window_end_past")
         _check_window(policy, None, window_end, at=max(at, start))
         # R6/R21: a capped window is measured from its real start, not from now.
         if (
@@ -346,7 +352,7 @@ def window_change_check(
             and window_end - start > dt.timedelta(days=policy.max_window_days)
         ):
             raise ValidationError(
-                WINDOW_TOO_LONG, code="R6", params={"days": policy.max_window_days}
+                WINDOW_TOO_LONG, code="window_too_long", params={"days": policy.max_window_days}
             )
         return start
     _check_window(policy, window_start, window_end, at=at)

@@ -44,6 +44,7 @@ from .counter import (
     REVIEW_NO_PERMISSION,
     REVIEW_OWN,
     SCAN_MISSING,
+    STATE_CODES,
     Documents,
     counter_binding_approve,
     counter_binding_cancel,
@@ -103,6 +104,7 @@ from .status import (
 )
 
 __all__ = [
+    "STATE_CODES",
     "authorization_answer",
     "authorization_cap_set",
     "authorization_leave",

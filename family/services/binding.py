@@ -51,7 +51,7 @@ def _check_signature(holder: InsuredPerson, signature: Signature) -> Signature:
     """The signature to record: the typed name as registered, and the drawing re-encoded
     (`signature_image_clean`: a bounded, complete PNG, never the bytes as sent)."""
     if signature.name.strip() != holder.name:
-        raise ValidationError(SIGNATURE_NAME_MISMATCH, code="R7")
+        raise ValidationError(SIGNATURE_NAME_MISMATCH, code="signature_name_mismatch")
     return replace(signature, image=signature_image_clean(signature.image))
 
 
@@ -72,7 +72,7 @@ def _sign_letter(
     version, text = letters.render(kind=kind, purpose=purpose, holder=holder, lines=lines)
     content_hash = CommitmentLetter.hash_text(text)
     if expected_hash is not None and expected_hash != content_hash:
-        raise ValidationError(LETTER_CHANGED, code="R7")
+        raise ValidationError(LETTER_CHANGED, code="letter_changed")
     letter = CommitmentLetter.objects.create(
         kind=kind,
         purpose=purpose,
@@ -113,7 +113,7 @@ def relationship_bind(
     Members under the consent age are active from their window start; from that age they wait
     for their own consent (R8) until the policy's days run out."""
     if not members:
-        raise ValidationError(NO_MEMBERS, code="empty")
+        raise ValidationError(NO_MEMBERS, code="no_members")
     with transaction.atomic():
         at = at_or_now(at)
         locked = lock_persons([holder, *(m.person for m in members)])
@@ -174,7 +174,9 @@ def relationship_bind(
                     authorization.save()
             except IntegrityError as exc:
                 # The database guarantee behind R4/R5, reached only by a concurrent request.
-                raise ValidationError(MEMBER_IN_OTHER_RELATIONSHIP, code="R5") from exc
+                raise ValidationError(
+                    MEMBER_IN_OTHER_RELATIONSHIP, code="member_in_other_relationship"
+                ) from exc
             audit_authorization(
                 authorization,
                 action="authorization.create",
@@ -219,7 +221,7 @@ def authorization_window_change(
         holder = lock_persons([authorization.holder])[authorization.holder_id]
         authorization = lock_authorization(authorization)
         if not authorization.is_live:
-            raise ValidationError(NOT_LIVE, code="R15")
+            raise ValidationError(NOT_LIVE, code="not_live")
         check_actor_is_holder(holder, actor, channel)
         signature = _check_signature(holder, signature)
         check_holder(holder, at=at)

@@ -53,15 +53,15 @@ def authorization_answer(
             actor_person=actor_person, member=member, at=at
         )
         if not (is_member or is_guardian):
-            raise ValidationError(CONSENT_NOT_YOURS, code="R8")
+            raise ValidationError(CONSENT_NOT_YOURS, code="consent_not_yours")
         if is_member and not is_guardian and needs_guardian(member, at):
-            raise ValidationError(CONSENT_GUARDIAN_REQUIRED, code="R22")
+            raise ValidationError(CONSENT_GUARDIAN_REQUIRED, code="consent_guardian_required")
         if authorization.status != Status.PENDING_CONSENT:
-            raise ValidationError(CONSENT_NOT_PENDING, code="R8")
+            raise ValidationError(CONSENT_NOT_PENDING, code="consent_not_pending")
         if authorization.consent_deadline is not None and at > authorization.consent_deadline:
-            raise ValidationError(CONSENT_LAPSED, code="R8")
+            raise ValidationError(CONSENT_LAPSED, code="consent_lapsed")
         if not get_verifier().verify(user=actor, evidence=evidence):
-            raise ValidationError(CONSENT_VERIFICATION_FAILED, code="verification_failed")
+            raise ValidationError(CONSENT_VERIFICATION_FAILED, code="consent_verification_failed")
         before = snapshot(authorization)
         authorization.answered_at = at
         authorization.answered_by = actor

@@ -48,27 +48,32 @@ GRANDPARENT_RELATIONS = (
     Relation.MATERNAL_GRANDCHILD,
 )
 
-# Who may act
-NOT_STAFF = _("R18：只有经办人员可以办理窗口绑定")
-OUT_OF_REGION = _("R18：该参保人不属于您负责的统筹区")
+# Who may act (R18)
+NOT_STAFF = _("只有经办人员可以办理窗口绑定")
+OUT_OF_REGION = _("该参保人不属于您负责的统筹区")
 NO_PERMISSION = _("您没有办理该事项的权限")
 # State
 NOT_EDITABLE = _("该柜台绑定已提交或已办结，不能再修改")
 NOT_PRINTED = _("请先打印承诺书，由主账户人签字后再上传扫描件")
 NOT_PENDING_REVIEW = _("该柜台绑定不在待审核状态")
 CLOSED = _("该柜台绑定已办结，不能再操作")
+# The codes of the refusals above: the binding is not in the state the action needs (a page shows
+# them above its form, not at a field). LETTER_NOT_PRINTED is one too where submit raises it.
+STATE_CODES = frozenset(
+    {"not_editable", "not_printed", "not_pending_review", "closed", "letter_not_printed"}
+)
 MEMBER_PROBLEM = _("%(name)s：%(problem)s")
 MEMBER_NOT_IN_BINDING = _("该成员不在本次办理中")
 # Documents (R18)
-DOCS_HOLDER_CARD_MISSING = _("R18：须查验主账户人%(name)s的居民身份证或社会保障卡")
-DOCS_MEMBER_CARD_MISSING = _("R18：须查验家庭成员%(name)s的居民身份证或社会保障卡")
-DOCS_PROOF_MISSING = _("R18：须查验至少一种关系证明（本统筹区认可：%(proofs)s）")
-DOCS_PROOF_NOT_ACCEPTED = _("R18：本统筹区不认可以下关系证明：%(proofs)s")
-DOCS_INVALID = _("R18：材料清单无效，请重新勾选")
+DOCS_HOLDER_CARD_MISSING = _("须查验主账户人%(name)s的居民身份证或社会保障卡")
+DOCS_MEMBER_CARD_MISSING = _("须查验家庭成员%(name)s的居民身份证或社会保障卡")
+DOCS_PROOF_MISSING = _("须查验至少一种关系证明（本统筹区认可：%(proofs)s）")
+DOCS_PROOF_NOT_ACCEPTED = _("本统筹区不认可以下关系证明：%(proofs)s")
+DOCS_INVALID = _("材料清单无效，请重新勾选")
 # Letter (R7)
-LETTER_NOT_PRINTED = _("R7：请先打印承诺书")
+LETTER_NOT_PRINTED = _("请先打印承诺书")
 LETTER_CHANGED_SINCE_PRINT = _(
-    "R7：打印后承诺书内容已发生变化（如该主账户人的共济成员有变动），"
+    "打印后承诺书内容已发生变化（如该主账户人的共济成员有变动），"
     "请重新打印，由主账户人重新签字并上传扫描件"
 )
 # Scan (the checks themselves: .scans)
@@ -104,11 +109,11 @@ class Documents:
 
 def _check_staff(actor: User, region_id: int, *, perm: str = "family.add_counterbinding") -> None:
     if not (actor.is_authenticated and actor.is_active and actor.is_staff):
-        raise ValidationError(NOT_STAFF, code="staff")
+        raise ValidationError(NOT_STAFF, code="not_staff")
     if not actor.has_perm(perm):
-        raise ValidationError(NO_PERMISSION, code="permission")
+        raise ValidationError(NO_PERMISSION, code="no_permission")
     if not region_in_staff_scope(user=actor, region_id=region_id):
-        raise ValidationError(OUT_OF_REGION, code="scope")
+        raise ValidationError(OUT_OF_REGION, code="out_of_region")
 
 
 def _lock(binding: CounterBinding) -> CounterBinding:
@@ -158,7 +163,7 @@ def _audit(binding: CounterBinding, *, action: str, actor: User, before: dict | 
 
 def _check_editable(binding: CounterBinding) -> None:
     if not binding.is_editable:
-        raise ValidationError(NOT_EDITABLE, code="state")
+        raise ValidationError(NOT_EDITABLE, code="not_editable")
 
 
 def _back_to_draft(binding: CounterBinding) -> list[str]:
@@ -280,7 +285,7 @@ def counter_binding_member_remove(
         _check_editable(binding)
         member = binding.members.filter(public_id=member_public_id).select_related("person").first()
         if member is None:
-            raise ValidationError(MEMBER_NOT_IN_BINDING, code="member")
+            raise ValidationError(MEMBER_NOT_IN_BINDING, code="member_not_in_binding")
         before = _snapshot(binding)
         key = str(member.person.public_id)
         member.delete()
@@ -308,7 +313,9 @@ def documents_problems(
     if not cards & set(seen.get("holder") or []):
         problems.append(
             ValidationError(
-                DOCS_HOLDER_CARD_MISSING, code="holder_card", params={"name": binding.holder.name}
+                DOCS_HOLDER_CARD_MISSING,
+                code="docs_holder_card_missing",
+                params={"name": binding.holder.name},
             )
         )
     member_cards = seen.get("members") or {}
@@ -317,7 +324,7 @@ def documents_problems(
             problems.append(
                 ValidationError(
                     DOCS_MEMBER_CARD_MISSING,
-                    code="member_card",
+                    code="docs_member_card_missing",
                     params={"name": member.person.name, "person": str(member.person.public_id)},
                 )
             )
@@ -326,7 +333,7 @@ def documents_problems(
         problems.append(
             ValidationError(
                 DOCS_PROOF_MISSING,
-                code="proof",
+                code="docs_proof_missing",
                 params={"proofs": "、".join(str(RelationProof(p).label) for p in accepted)},
             )
         )
@@ -353,16 +360,16 @@ def counter_binding_documents_set(
             or any(not set(v) <= cards for v in seen["members"].values())
             or not set(seen["proofs"]) <= set(RelationProof.values)
         ):
-            raise ValidationError(DOCS_INVALID, code="invalid")
+            raise ValidationError(DOCS_INVALID, code="docs_invalid")
         refused = set(seen["proofs"]) - set(binding.region.counter_relation_proofs or [])
         if refused:
             raise ValidationError(
                 DOCS_PROOF_NOT_ACCEPTED,
-                code="proof",
+                code="docs_proof_not_accepted",
                 params={"proofs": "、".join(str(RelationProof(p).label) for p in sorted(refused))},
             )
         if not members:
-            raise ValidationError(NO_MEMBERS, code="empty")
+            raise ValidationError(NO_MEMBERS, code="no_members")
         problems = documents_problems(binding, members, seen)
         if problems:
             raise ValidationError(problems)
@@ -381,7 +388,7 @@ def counter_binding_documents_set(
 
 def _ready_to_print(binding: CounterBinding, members: Sequence[CounterBindingMember]) -> None:
     if not members:
-        raise ValidationError(NO_MEMBERS, code="empty")
+        raise ValidationError(NO_MEMBERS, code="no_members")
     problems = documents_problems(binding, members, binding.documents_seen or {})
     if problems:
         raise ValidationError(problems)
@@ -449,7 +456,7 @@ def counter_binding_scan_attach(
         binding = _lock(binding)
         _check_editable(binding)
         if binding.status != BStatus.LETTER_PRINTED:
-            raise ValidationError(NOT_PRINTED, code="state")
+            raise ValidationError(NOT_PRINTED, code="not_printed")
         before = _snapshot(binding)
         old_name = binding.scan.name
         binding.scan_content_type = scan.content_type
@@ -501,15 +508,15 @@ def _check_ready_to_submit(
 ) -> None:
     """Everything a submit and an approval need, checked again at that moment."""
     if not binding.letter_hash:
-        raise ValidationError(LETTER_NOT_PRINTED, code="R7")
+        raise ValidationError(LETTER_NOT_PRINTED, code="letter_not_printed")
     if not binding.scan:
-        raise ValidationError(SCAN_MISSING, code="scan")
+        raise ValidationError(SCAN_MISSING, code="scan_missing")
     _ready_to_print(binding, members)
     requests = _requests(members)
     _raise_first_member_error(requests, bind_check(holder=binding.holder, members=requests, at=at))
     _version, _text, content_hash = _preview(binding, members)
     if content_hash != binding.letter_hash:
-        raise ValidationError(LETTER_CHANGED_SINCE_PRINT, code="R7")
+        raise ValidationError(LETTER_CHANGED_SINCE_PRINT, code="letter_changed_since_print")
 
 
 def _take_effect(
@@ -546,9 +553,9 @@ def counter_binding_submit(
         if binding.status in (BStatus.PENDING_REVIEW, BStatus.DONE):
             return binding
         if binding.status != BStatus.LETTER_PRINTED:
-            raise ValidationError(
-                LETTER_NOT_PRINTED if binding.status == BStatus.DRAFT else CLOSED, code="state"
-            )
+            if binding.status == BStatus.DRAFT:
+                raise ValidationError(LETTER_NOT_PRINTED, code="letter_not_printed")
+            raise ValidationError(CLOSED, code="closed")
         members = _members(binding)
         _check_ready_to_submit(binding, members, at=at)
         before = _snapshot(binding)
@@ -579,7 +586,7 @@ def counter_binding_submit(
 def _check_reviewer(binding: CounterBinding, actor: User) -> None:
     _check_staff(actor, binding.region_id, perm="family.review_counterbinding")
     if actor.pk == binding.created_by_id:
-        raise ValidationError(REVIEW_OWN, code="four_eyes")
+        raise ValidationError(REVIEW_OWN, code="review_own")
 
 
 def counter_binding_approve(
@@ -591,8 +598,8 @@ def counter_binding_approve(
     try:
         _check_reviewer(binding, actor)
     except ValidationError as exc:
-        if exc.code == "permission":
-            raise ValidationError(REVIEW_NO_PERMISSION, code="permission") from exc
+        if exc.code == "no_permission":
+            raise ValidationError(REVIEW_NO_PERMISSION, code="review_no_permission") from exc
         raise
     with transaction.atomic():
         at = at_or_now(at)
@@ -600,7 +607,7 @@ def counter_binding_approve(
         if binding.status == BStatus.DONE and binding.reviewed_by_id == actor.pk:
             return binding
         if binding.status != BStatus.PENDING_REVIEW:
-            raise ValidationError(NOT_PENDING_REVIEW, code="state")
+            raise ValidationError(NOT_PENDING_REVIEW, code="not_pending_review")
         members = _members(binding)
         _check_ready_to_submit(binding, members, at=at)
         before = _snapshot(binding)
@@ -632,18 +639,18 @@ def counter_binding_reject(
     try:
         _check_reviewer(binding, actor)
     except ValidationError as exc:
-        if exc.code == "permission":
-            raise ValidationError(REVIEW_NO_PERMISSION, code="permission") from exc
+        if exc.code == "no_permission":
+            raise ValidationError(REVIEW_NO_PERMISSION, code="review_no_permission") from exc
         raise
     if not reason:
-        raise ValidationError(REJECT_REASON_REQUIRED, code="reason")
+        raise ValidationError(REJECT_REASON_REQUIRED, code="reject_reason_required")
     with transaction.atomic():
         at = at_or_now(at)
         binding = _lock(binding)
         if binding.status == BStatus.REJECTED and binding.reviewed_by_id == actor.pk:
             return binding
         if binding.status != BStatus.PENDING_REVIEW:
-            raise ValidationError(NOT_PENDING_REVIEW, code="state")
+            raise ValidationError(NOT_PENDING_REVIEW, code="not_pending_review")
         before = _snapshot(binding)
         binding.status = BStatus.REJECTED
         binding.reviewed_by = actor
@@ -669,7 +676,7 @@ def counter_binding_cancel(
         if binding.status == BStatus.CANCELLED:
             return binding
         if not binding.is_open:
-            raise ValidationError(CLOSED, code="state")
+            raise ValidationError(CLOSED, code="closed")
         before = _snapshot(binding)
         binding.status = BStatus.CANCELLED
         binding.closed_at = at

@@ -39,9 +39,9 @@ def authorization_revoke(
         at = at_or_now(at)
         authorization = lock_authorization(authorization)
         if channel == AuditEntry.Channel.ONLINE and actor.pk != authorization.holder.user_id:
-            raise ValidationError(NOT_THE_HOLDER, code="R15")
+            raise ValidationError(NOT_THE_HOLDER, code="not_the_holder")
         if not authorization.is_live:
-            raise ValidationError(NOT_LIVE, code="R15")
+            raise ValidationError(NOT_LIVE, code="not_live")
         end_authorization(
             authorization,
             status=Status.REVOKED,
@@ -69,9 +69,9 @@ def authorization_leave(
                 actor_person.pk == authorization.member_id
                 or person_acts_for(actor_person=actor_person, member=authorization.member, at=at)
             ):
-                raise ValidationError(CONSENT_NOT_YOURS, code="R15")
+                raise ValidationError(CONSENT_NOT_YOURS, code="consent_not_yours")
         if not authorization.is_live:
-            raise ValidationError(NOT_LIVE, code="R15")
+            raise ValidationError(NOT_LIVE, code="not_live")
         end_authorization(
             authorization,
             status=Status.LEFT,
@@ -117,9 +117,9 @@ def relationship_end(
             .get(pk=relationship.pk)
         )
         if channel == AuditEntry.Channel.ONLINE and actor.pk != relationship.holder.user_id:
-            raise ValidationError(NOT_THE_HOLDER, code="R15")
+            raise ValidationError(NOT_THE_HOLDER, code="not_the_holder")
         if relationship.status != Relationship.Status.ACTIVE:
-            raise ValidationError(NOT_LIVE, code="R15")
+            raise ValidationError(NOT_LIVE, code="not_live")
         # Read again under the relationship's lock: a member bound meanwhile is ended too.
         for authorization in live_members():
             end_authorization(

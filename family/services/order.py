@@ -41,7 +41,7 @@ def deduction_order_set(
             if actor_person is None or not may_set_order(
                 actor_person=actor_person, member=member, at=at
             ):
-                raise ValidationError(ORDER_NOT_ALLOWED, code="R10")
+                raise ValidationError(ORDER_NOT_ALLOWED, code="order_not_allowed")
         live = {
             a.pk: a
             for a in Authorization.objects.live()
@@ -51,7 +51,7 @@ def deduction_order_set(
         }
         wanted = [a.pk for a in ordered]
         if sorted(wanted) != sorted(live) or len(set(wanted)) != len(wanted):
-            raise ValidationError(ORDER_MISMATCH, code="R10")
+            raise ValidationError(ORDER_MISMATCH, code="order_mismatch")
         before = {str(live[pk].public_id): live[pk].deduction_position for pk in wanted}
         # Clear first: the unique position constraint must hold after every statement.
         Authorization.objects.filter(pk__in=wanted).update(deduction_position=None)
@@ -81,7 +81,7 @@ def deduction_order_move(
     current = deduction_order_for(member=authorization.member)
     pks = [a.pk for a in current]
     if authorization.pk not in pks:
-        raise ValidationError(ORDER_MISMATCH, code="R10")
+        raise ValidationError(ORDER_MISMATCH, code="order_mismatch")
     i = pks.index(authorization.pk)
     j = i + direction
     if 0 <= j < len(current):
@@ -107,14 +107,14 @@ def authorization_cap_set(
         or cap >= Decimal("1e12")
         or cap != cap.quantize(Decimal("0.01"))
     ):
-        raise ValidationError(CAP_INVALID, code="R21")
+        raise ValidationError(CAP_INVALID, code="cap_invalid")
     check_channel(actor, channel)
     with transaction.atomic():
         authorization = lock_authorization(authorization)
         if channel == AuditEntry.Channel.ONLINE and actor.pk != authorization.holder.user_id:
-            raise ValidationError(NOT_THE_HOLDER, code="R21")
+            raise ValidationError(NOT_THE_HOLDER, code="not_the_holder")
         if not authorization.is_live:
-            raise ValidationError(NOT_LIVE, code="R15")
+            raise ValidationError(NOT_LIVE, code="not_live")
         before = snapshot(authorization)
         authorization.payment_cap = cap
         authorization.save(update_fields=["payment_cap"])

@@ -111,7 +111,9 @@ def scan_limit_mb(limit: int | None = None) -> str:
 
 
 def _too_large(limit: int) -> ValidationError:
-    return ValidationError(SCAN_TOO_LARGE, code="size", params={"mb": scan_limit_mb(limit)})
+    return ValidationError(
+        SCAN_TOO_LARGE, code="scan_too_large", params={"mb": scan_limit_mb(limit)}
+    )
 
 
 def scan_read(upload, *, limit: int | None = None) -> bytes:
@@ -133,7 +135,7 @@ def scan_check(data: bytes) -> Scan:
     """The scan to keep for these bytes, parsed completely and rewritten; a ValidationError for
     anything else (codes: empty, size, type, broken, encrypted, pages)."""
     if not data:
-        raise ValidationError(SCAN_EMPTY, code="empty")
+        raise ValidationError(SCAN_EMPTY, code="scan_empty")
     limit = settings.COUNTER_SCAN_MAX_BYTES
     if len(data) > limit:
         raise _too_large(limit)
@@ -144,8 +146,8 @@ def scan_check(data: bytes) -> Scan:
     if data.startswith(PNG_MAGIC):
         return Scan(png_bytes(_image(data, "PNG")), "image/png")
     if data.startswith(EXECUTABLE_MAGICS):
-        raise ValidationError(SCAN_EXECUTABLE, code="type")
-    raise ValidationError(SCAN_TYPE_REFUSED, code="type")
+        raise ValidationError(SCAN_EXECUTABLE, code="scan_executable")
+    raise ValidationError(SCAN_TYPE_REFUSED, code="scan_type_refused")
 
 
 def _image(data: bytes, fmt: str):
@@ -154,9 +156,11 @@ def _image(data: bytes, fmt: str):
     except ImageRefused as exc:
         if exc.reason == "size":
             raise ValidationError(
-                SCAN_TOO_MANY_PIXELS, code="size", params={"mp": MAX_PIXELS // 1_000_000}
+                SCAN_TOO_MANY_PIXELS,
+                code="scan_too_many_pixels",
+                params={"mp": MAX_PIXELS // 1_000_000},
             ) from exc
-        raise ValidationError(SCAN_BROKEN, code="broken") from exc
+        raise ValidationError(SCAN_BROKEN, code="scan_broken") from exc
     return upright(image)
 
 
@@ -167,14 +171,14 @@ def _pdf_rewritten(data: bytes) -> bytes:
         with apply_configuration(**PDF_LIMITS):
             reader = PdfReader(io.BytesIO(data), strict=True)
             if reader.is_encrypted:
-                raise ValidationError(SCAN_ENCRYPTED, code="encrypted")
+                raise ValidationError(SCAN_ENCRYPTED, code="scan_encrypted")
             pages = reader.pages
             count = len(pages)
             if count < 1:
-                raise ValidationError(SCAN_BROKEN, code="broken")
+                raise ValidationError(SCAN_BROKEN, code="scan_broken")
             if count > MAX_PDF_PAGES:
                 raise ValidationError(
-                    SCAN_TOO_MANY_PAGES, code="pages", params={"pages": MAX_PDF_PAGES}
+                    SCAN_TOO_MANY_PAGES, code="scan_too_many_pages", params={"pages": MAX_PDF_PAGES}
                 )
             writer = PdfWriter()
             for page in pages:
@@ -188,7 +192,7 @@ def _pdf_rewritten(data: bytes) -> bytes:
     except ValidationError:
         raise
     except Exception as exc:  # pypdf raises many kinds for a malformed file
-        raise ValidationError(SCAN_BROKEN, code="broken") from exc
+        raise ValidationError(SCAN_BROKEN, code="scan_broken") from exc
     return out.getvalue()
 
 

@@ -19,7 +19,8 @@ from django.utils.translation import gettext_lazy as _
 
 from ..images import ImageRefused, decode_bounded, png_bytes
 
-SIGNATURE_IMAGE_INVALID = _("R7：手写签名图像无效或过大，请重新签写")
+# R7
+SIGNATURE_IMAGE_INVALID = _("手写签名图像无效或过大，请重新签写")
 SIGNATURE_IMAGE_TOO_LARGE = _(
     "手写签名图像的尺寸过大（不得超过%(width)s×%(height)s像素），请清除后重新签写"
 )
@@ -33,11 +34,11 @@ _SIGNATURE_RE = re.compile(r"^data:image/png;base64,[A-Za-z0-9+/]+={0,2}$")
 
 def _decoded(image: str) -> bytes:
     if len(image) > MAX_SIGNATURE_BYTES or not _SIGNATURE_RE.match(image):
-        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="R7")
+        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="signature_image_invalid")
     try:
         return base64.b64decode(image[len(PNG_DATA_URL) :], validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="R7") from exc
+        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="signature_image_invalid") from exc
 
 
 def signature_image_clean(image: str) -> str:
@@ -58,14 +59,14 @@ def signature_image_clean(image: str) -> str:
         if exc.reason == "size":
             raise ValidationError(
                 SIGNATURE_IMAGE_TOO_LARGE,
-                code="R7",
+                code="signature_image_too_large",
                 params={"width": MAX_SIGNATURE_WIDTH, "height": MAX_SIGNATURE_HEIGHT},
             ) from exc
-        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="R7") from exc
+        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="signature_image_invalid") from exc
     with picture:
         clean = PNG_DATA_URL + base64.b64encode(png_bytes(picture)).decode("ascii")
     if len(clean) > MAX_SIGNATURE_BYTES:  # noise that compresses worse than it was sent
-        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="R7")
+        raise ValidationError(SIGNATURE_IMAGE_INVALID, code="signature_image_invalid")
     return clean
 
 

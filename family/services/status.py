@@ -37,13 +37,13 @@ def person_status_change(
     live authorization involving them (as holder or member) and the relationships they hold.
     Suspension ends nothing; use-time checks refuse the account while it lasts."""
     if channel == AuditEntry.Channel.ONLINE:  # the bureau changes insured status, not citizens
-        raise ValidationError(STAFF_CHANNEL_ONLY, code="channel")
+        raise ValidationError(STAFF_CHANNEL_ONLY, code="staff_channel_only")
     check_channel(actor, channel)
     with transaction.atomic():
         at = at_or_now(at)
         person = lock_persons([person])[person.pk]
         if person.status == status:
-            raise ValidationError(STATUS_UNCHANGED, code="R14")
+            raise ValidationError(STATUS_UNCHANGED, code="status_unchanged")
         before = person_snapshot(person)
         person.status = status
         person.save(update_fields=["status", "updated_at"])
@@ -112,7 +112,7 @@ def guardianship_register(
 ) -> Guardianship:
     """R22: the bureau records a guardian from documents it has seen."""
     if guardian.pk == ward.pk:
-        raise ValidationError(GUARDIAN_SELF, code="R22")
+        raise ValidationError(GUARDIAN_SELF, code="guardian_self")
     with transaction.atomic():
         guardianship = Guardianship(
             guardian=guardian,

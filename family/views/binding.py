@@ -27,7 +27,7 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from accounts.models import AuditEntry
-from family import errors, letters, selectors, services
+from family import letters, selectors, services
 from family.forms.binding import (
     LOCAL_INPUT_FORMAT,
     MAX_MEMBERS_PER_REQUEST,
@@ -54,30 +54,28 @@ CAP_SET = _("已将%(name)s的单笔支付上限设为%(cap)s元。")
 CAP_CLEARED = _("已取消%(name)s的单笔支付上限。")
 NAME_SEPARATOR = "、"
 
-# Service messages that belong next to one field; every other one goes above the form.
+# Service errors (by code) that belong next to one field; every other one goes above the form.
 SIGN_FIELD_ERRORS = {
-    errors.SIGNATURE_NAME_MISMATCH: "signed_name",
-    services.SIGNATURE_IMAGE_INVALID: "signature_image",
-    services.SIGNATURE_IMAGE_TOO_LARGE: "signature_image",
+    "signature_name_mismatch": "signed_name",
+    "signature_image_invalid": "signature_image",
+    "signature_image_too_large": "signature_image",
 }
+# R6: every refusal of a window.
 WINDOW_FIELD_ERRORS = {
-    errors.WINDOW_START_PAST: "window_start",
-    errors.WINDOW_END_NOT_AFTER_START: "window_end",
-    errors.WINDOW_END_PAST: "window_end",
-    errors.WINDOW_TOO_LONG: "window_end",
-    errors.WINDOW_END_REQUIRED: "window_end",
+    "window_start_past": "window_start",
+    "window_end_not_after_start": "window_end",
+    "window_end_past": "window_end",
+    "window_too_long": "window_end",
+    "window_end_required": "window_end",
 }
-CAP_FIELD_ERRORS = {errors.CAP_INVALID: "cap"}
+CAP_FIELD_ERRORS = {"cap_invalid": "cap"}
 
 
-def place_error(form, exc: ValidationError, fields: dict) -> None:
-    """Add a service error to the field it concerns (by its message constant), else above."""
-    message = str(getattr(exc, "message", ""))
-    for known, field in fields.items():
-        if message == str(known) and field in form.fields:
-            form.add_error(field, exc)
-            return
-    form.add_error(None, exc)
+def place_error(form, exc: ValidationError, fields: dict[str, str]) -> None:
+    """Add a service error to the field its code belongs to (`fields`: code -> field), else
+    above the form."""
+    field = fields.get(getattr(exc, "code", None) or "")
+    form.add_error(field if field in form.fields else None, exc)
 
 
 def local_input(value: dt.datetime | None) -> str:
@@ -419,7 +417,7 @@ class WindowChangeView(LoginRequiredMixin, View):
                     expected_hash=form.cleaned_data["letter_hash"],
                 )
             except ValidationError as exc:
-                if exc.code == "R6":
+                if exc.code in WINDOW_FIELD_ERRORS:
                     # A window the rules refuse: back to the window form, error at its field.
                     window_form = WindowForm(
                         {"window_start": local_input(start), "window_end": local_input(end)}

@@ -35,6 +35,7 @@ from family.forms.counter import (
     ScanUploadForm,
 )
 from family.models import CounterBinding
+from family.views.binding import place_error
 
 ADD = "family.add_counterbinding"
 VIEW = "family.view_counterbinding"
@@ -53,23 +54,14 @@ APPROVED = _("已审核通过，绑定已生效。")
 REJECTED = _("已驳回。")
 UNKNOWN_ACTION = _("无法识别的操作，请重试")
 
-# Service messages that belong next to one field of the member form.
+# Service errors (by code) that belong next to one field of the member form.
 MEMBER_FIELD_ERRORS = {
-    errors.WINDOW_END_NOT_AFTER_START: "window_end",
-    errors.WINDOW_END_PAST: "window_end",
-    errors.WINDOW_TOO_LONG: "window_end",
-    errors.WINDOW_END_REQUIRED: "window_end",
-    errors.REL_INVALID_RELATION: "relation",
+    "window_end_not_after_start": "window_end",
+    "window_end_past": "window_end",
+    "window_too_long": "window_end",
+    "window_end_required": "window_end",
+    "rel_invalid_relation": "relation",
 }
-
-
-def _place(form, exc: ValidationError, fields: dict) -> None:
-    message = str(getattr(exc, "message", ""))
-    for known, field in fields.items():
-        if message == str(known) and field in form.fields:
-            form.add_error(field, exc)
-            return
-    form.add_error(None, exc)
 
 
 class ScanSizeLimitHandler(FileUploadHandler):
@@ -213,7 +205,7 @@ class BindingDetailView(StaffRequiredMixin, View):
                         actor=self.request.user,
                     )
                 except ValidationError as exc:
-                    _place(form, exc, MEMBER_FIELD_ERRORS)
+                    place_error(form, exc, MEMBER_FIELD_ERRORS)
                 else:
                     return self._back(binding, MEMBER_ADDED % {"name": person.name})
         return self.render_page(self.request, self._binding(), member_form=form)
@@ -304,7 +296,11 @@ class BindingUploadView(StaffRequiredMixin, View):
             form.errors.clear()
             form.add_error(
                 "scan",
-                ValidationError(services.SCAN_TOO_LARGE, params={"mb": services.scan_limit_mb()}),
+                ValidationError(
+                    services.SCAN_TOO_LARGE,
+                    code="scan_too_large",
+                    params={"mb": services.scan_limit_mb()},
+                ),
             )
         elif form.is_valid():
             try:
@@ -312,7 +308,7 @@ class BindingUploadView(StaffRequiredMixin, View):
                     binding=binding, upload=form.cleaned_data["scan"], actor=request.user
                 )
             except ValidationError as exc:
-                form.add_error("scan" if exc.code != "state" else None, exc)
+                form.add_error(None if exc.code in services.STATE_CODES else "scan", exc)
             else:
                 messages.success(request, SCAN_SAVED)
                 return redirect("staff:binding", public_id=binding.public_id)
@@ -424,7 +420,7 @@ class BindingReviewView(StaffRequiredMixin, View):
                         binding=binding, actor=request.user, reason=note
                     )
             except ValidationError as exc:
-                form.add_error("note" if exc.code == "reason" else None, exc)
+                form.add_error("note" if exc.code == "reject_reason_required" else None, exc)
             else:
                 messages.success(request, APPROVED if decision == ReviewForm.APPROVE else REJECTED)
                 return redirect(reverse("staff:binding", kwargs={"public_id": binding.public_id}))

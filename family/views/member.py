@@ -78,7 +78,7 @@ LEFT = _("已退出%(holder)s的家庭共济（共济成员：%(member)s），�
 RECORDS_FILTER_INVALID = _("查询条件有误，请按提示修改后重新查询")
 
 # Service messages that belong next to one field; every other one goes above the form.
-CONSENT_FIELD_ERRORS = {errors.CONSENT_VERIFICATION_FAILED: "password"}
+CONSENT_FIELD_ERRORS = {"consent_verification_failed": "password"}
 
 
 def _state(item: Authorization, at: dt.datetime) -> str:
@@ -146,7 +146,7 @@ class ConsentAnswerView(LoginRequiredMixin, FormView):
                 evidence=form.cleaned_data["password"],
             )
         except ValidationError as exc:
-            if exc.code == "verification_failed":
+            if exc.code == "consent_verification_failed":
                 if reauth_failed(self.request, user):
                     return reauth_lockout(self.request, user)
                 form.add_error("password", exc)

@@ -15,7 +15,8 @@ from accounts.services import audit_record
 
 from ..models import OutOfRegionFiling
 
-FILING_SAME_REGION = _("R19：就医地须为参保地以外的统筹区")
+# R19
+FILING_SAME_REGION = _("就医地须为参保地以外的统筹区")
 FILING_PERSON_NOT_NORMAL = _("只有正常参保的人员可以办理异地就医备案")
 FILING_END_BEFORE_START = _("备案结束日期不能早于开始日期")
 FILING_OVERLAPS = _("该参保人在该就医地已有期间重叠的备案")

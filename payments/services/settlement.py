@@ -43,8 +43,10 @@ from ..models import (
 )
 from . import ledger
 
-INELIGIBLE_CATEGORY = _("R12：该费用类别不属于个人账户（含家庭共济）的支付范围")
-NOT_DESIGNATED = _("R17：非定点医药机构不能直接结算")
+# R12
+INELIGIBLE_CATEGORY = _("该费用类别不属于个人账户（含家庭共济）的支付范围")
+# R17
+NOT_DESIGNATED = _("非定点医药机构不能直接结算")
 IDEMPOTENCY_CONFLICT = _("该幂等键已用于内容不同的请求")
 REFUND_ABOVE_REFUNDABLE = _("退款金额超过该结算尚可退款的金额")
 AMOUNT_NOT_POSITIVE = _("金额必须大于0")

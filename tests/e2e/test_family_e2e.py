@@ -124,7 +124,7 @@ def test_bind_wizard_child_active_at_once_and_parent_consents(
     desktop.get_by_label("登录密码").fill("wrong-password")
     desktop.get_by_role("button", name="同意").click()
     desktop.wait_for_load_state("networkidle")
-    expect(desktop.get_by_text("R8：身份核验未通过，密码错误")).to_be_visible()
+    expect(desktop.get_by_text("身份核验未通过，密码错误")).to_be_visible()
     parent.refresh_from_db()
     assert parent.status == Authorization.Status.PENDING_CONSENT
     desktop.get_by_label("登录密码").fill(CITIZEN_PASSWORD)

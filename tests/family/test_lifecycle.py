@@ -351,7 +351,7 @@ def test_a_member_terminated_by_a_bulk_import_is_ended_by_the_reconciliation(dem
     assert tasks.reconcile_statuses.delay().get() == 1
     assert actions_since(mark) == ["authorization.terminate"]
     ended = Authorization.objects.get(member=father)
-    assert (ended.status, ended.end_note) == (A.TERMINATED, "R14：参保关系转出或终止")
+    assert (ended.status, ended.end_note) == (A.TERMINATED, "参保关系转出或终止")
     assert Relationship.objects.get(holder=wang).status == "active"  # 王小明 stays
     assert told(Kind.ENDED) == {("王建国", Kind.ENDED): 1, ("王德胜", Kind.ENDED): 1}
     assert services.statuses_reconcile() == 0

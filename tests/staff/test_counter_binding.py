@@ -254,9 +254,9 @@ def test_documents_missing_are_named_and_nothing_is_recorded(story):
         services.counter_binding_documents_set(binding=binding, documents=documents, actor=clerk)
 
     assert _messages(caught.value) == [
-        "R18：须查验主账户人王建国的居民身份证或社会保障卡",
-        "R18：须查验家庭成员王丽的居民身份证或社会保障卡",
-        "R18：须查验至少一种关系证明（本统筹区认可：户口簿、结婚证、签字的家庭关系承诺书）",
+        "须查验主账户人王建国的居民身份证或社会保障卡",
+        "须查验家庭成员王丽的居民身份证或社会保障卡",
+        "须查验至少一种关系证明（本统筹区认可：户口簿、结婚证、签字的家庭关系承诺书）",
     ]
     binding.refresh_from_db()
     assert binding.documents_seen == {}
@@ -276,7 +276,7 @@ def test_a_proof_the_region_does_not_accept_is_refused(story):
             actor=clerk,
         )
 
-    assert _messages(caught.value) == ["R18：本统筹区不认可以下关系证明：结婚证"]
+    assert _messages(caught.value) == ["本统筹区不认可以下关系证明：结婚证"]
 
 
 def test_printing_needs_complete_documents(story):
@@ -291,7 +291,7 @@ def test_printing_needs_complete_documents(story):
     with pytest.raises(ValidationError) as caught:
         services.counter_binding_letter_print(binding=binding, actor=clerk)
 
-    assert _messages(caught.value) == ["R18：须查验家庭成员王丽的居民身份证或社会保障卡"]
+    assert _messages(caught.value) == ["须查验家庭成员王丽的居民身份证或社会保障卡"]
     binding.refresh_from_db()
     assert binding.status == Status.DRAFT and binding.letter_hash == ""
 
@@ -523,8 +523,8 @@ def test_documents_page_shows_what_is_missing_next_to_its_field(client, story):
     response = client.post(_url("binding", binding), {"action": "documents", "proofs": []})
     html = response.content.decode()
     assert response.status_code == 200
-    assert "R18：须查验主账户人王建国的居民身份证或社会保障卡" in html
-    assert "R18：须查验家庭成员李秀英的居民身份证或社会保障卡" in html
+    assert "须查验主账户人王建国的居民身份证或社会保障卡" in html
+    assert "须查验家庭成员李秀英的居民身份证或社会保障卡" in html
 
 
 def test_member_not_in_the_register_is_refused_on_the_page(client, story):
