@@ -1,4 +1,4 @@
-"""The demo cast of ../shared/demo-cast.md: regions, premiums, people and staff.
+"""The demo cast of docs/demo.md: regions, premiums, people and staff.
 
 Seeded through the real services (registration, activation), so the demo has audit entries like
 real data. Idempotent: rows that exist are left as they are."""
@@ -73,7 +73,7 @@ def _jiangsu_premium(year: int) -> dict:
 
 def premiums(today: dt.date | None = None) -> list[tuple[str, int, dict]]:
     """The cast's rows (659004 2025–2027, the 2025 row from the seed; 320100/320200 2027), and,
-    so that the demo stays payable whenever it is loaded (demo-cast.md), the same demo rows
+    so that the demo stays payable whenever it is loaded (docs/demo.md), the same demo rows
     shifted up to the year after today's."""
     last = max(2027, (today or timezone.localdate()).year + 1)
     wujiaqu = [("659004", year, _wujiaqu_premium(year)) for year in range(2025, last + 1)]

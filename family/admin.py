@@ -454,6 +454,7 @@ class InsuredPersonStatusForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        # R14: a status change in the admin needs a reason, kept in the audit entry (R20).
         if self.instance.pk and "status" in self.changed_data and not cleaned.get("status_reason"):
             self.add_error("status_reason", STATUS_REASON_REQUIRED)
         return cleaned

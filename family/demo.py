@@ -1,4 +1,4 @@
-"""Relationships of the demo cast (../shared/demo-cast.md), made through the real services with
+"""Relationships of the demo cast (docs/demo.md), made through the real services with
 the clock set to when they happened (2025-01-01), so the demo has letters and audit entries like
 real data. Idempotent: a holder who has ever had a relationship is left as they are."""
 
@@ -20,7 +20,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SIGNED_AT = dt.datetime(2024, 12, 31, 10, 0, tzinfo=SHANGHAI)
 START = dt.datetime(2025, 1, 1, 0, 0, tzinfo=SHANGHAI)
 # 王德胜's window ends on 31 December at 23:59:59 (2026-12-31 in the cast). The demo must stay
-# usable whenever it is loaded (demo-cast.md: dates that must stay payable move with today), so
+# usable whenever it is loaded (docs/demo.md: dates that must stay usable move with today), so
 # it is the next 31 December at least END_MARGIN away: 2026-12-31 until mid-December 2026, then
 # a year later, and so on.
 END_MARGIN = dt.timedelta(days=14)

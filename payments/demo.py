@@ -1,4 +1,4 @@
-"""Money of the demo cast (../shared/demo-cast.md): the account balances as credits, and the
+"""Money of the demo cast (docs/demo.md): the account balances as credits, and the
 institutions with their published demo secrets. Idempotent."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ INSTITUTIONS = [
 
 
 def seed_balances(*, log=print) -> None:
-    """Credit each employee of the cast with the balance demo-cast.md gives (once)."""
+    """Credit each employee of the cast with the balance docs/demo.md gives (once)."""
     people = {p.id_number: p for p in InsuredPerson.objects.all()}
     for name, number, _code, _scheme, _status, balance, _activated in PEOPLE:
         if balance is None:

@@ -54,7 +54,7 @@ def _empty_sms_outbox():
 
 @pytest.fixture
 def demo(db):
-    """The demo cast of ../shared/demo-cast.md, loaded through the real services."""
+    """The demo cast of docs/demo.md, loaded through the real services."""
     seed_accounts(log=lambda line: None)
     return {p.name: p for p in InsuredPerson.objects.select_related("region", "user")}
 

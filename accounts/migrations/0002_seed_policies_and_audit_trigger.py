@@ -1,4 +1,4 @@
-"""Seed the two region policies of DOMAIN.md as data staff can edit, and make the audit trail
+"""Seed the two region policies of docs/rules.md as data staff can edit, and make the audit trail
 append-only on PostgreSQL (a trigger refuses UPDATE and DELETE; SQLite, used only by the
 `make run` demo, has no such guarantee)."""
 
@@ -9,7 +9,7 @@ from django.db import migrations
 
 POLICIES = [
     {
-        # A Jiangsu city (DOMAIN.md, seed jiangsu-family-mutual-aid-qa-2025.txt): exclusive
+        # A Jiangsu city (docs/rules.md; the city's 2025 Q&A): exclusive
         # membership, province scope, consent from 16 within 7 days, family-relationship letter.
         "code": "320100",
         "name": "南京市",
@@ -20,7 +20,7 @@ POLICIES = [
         "counter_agreement": "relationship_letter",
     },
     {
-        # Wujiaqu, Xinjiang (seed wujiaqu-child-premium-2025.txt): several holders per member,
+        # Wujiaqu, Xinjiang (its 2025 child-premium notice): several holders per member,
         # ordered by the member; counter agreement 个人账户代扣协议.
         "code": "659004",
         "name": "五家渠市",

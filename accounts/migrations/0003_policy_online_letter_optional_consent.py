@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 
 def wujiaqu_signs_mutual_aid_letter(apps, schema_editor):
-    """The Xinjiang policy signs a 共济承诺书 online (DOMAIN.md, seeds)."""
+    """The Xinjiang policy signs a 共济承诺书 online (docs/rules.md, R7)."""
     RegionPolicy = apps.get_model("accounts", "RegionPolicy")
     RegionPolicy.objects.filter(code="659004").update(online_letter="mutual_aid_letter")
 

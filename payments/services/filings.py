@@ -40,7 +40,7 @@ def out_of_region_filing_check(
 ) -> None:
     """The rules of a new filing, without writing (forms run it to place the message; the
     create service runs it again under the person's lock)."""
-    if care_region.pk == person.region_id:
+    if care_region.pk == person.region_id:  # R19: care elsewhere is what a filing is for
         raise ValidationError(FILING_SAME_REGION, code="same_region")
     if valid_to is not None and valid_to < valid_from:
         raise ValidationError(FILING_END_BEFORE_START, code="dates")

@@ -119,9 +119,9 @@ def settlement_create(
 
 def _settle(*, institution, patient, category, amount, occurred_at, items, idempotency_key,
             request_hash, at) -> Settlement:  # fmt: skip
-    if category not in Category.values:
+    if category not in Category.values:  # R12: only the eligible uses
         raise ValidationError(INELIGIBLE_CATEGORY, code="ineligible_category")
-    if not institution.designated:
+    if not institution.designated:  # R17: only a designated institution settles
         raise ValidationError(NOT_DESIGNATED, code="not_designated")
     if amount <= ZERO:
         raise ValidationError(AMOUNT_NOT_POSITIVE, code="bad_amount")

@@ -1,4 +1,4 @@
-"""seed_demo loads exactly the cast of ../shared/demo-cast.md; running it again changes nothing."""
+"""seed_demo loads exactly the cast of docs/demo.md; running it again changes nothing."""
 
 import datetime as dt
 from decimal import Decimal
@@ -90,7 +90,7 @@ def test_seed_demo_loads_exactly_the_cast_and_is_idempotent(db):
 
 
 def test_the_demo_premiums_reach_the_year_after_today():
-    """demo-cast.md: dates that must stay payable move with today (issue 13)."""
+    """docs/demo.md, Dates: dates that must stay payable move with today (issue 13)."""
     from accounts.demo import premiums
 
     today = [(code, year) for code, year, _v in premiums(dt.date(2026, 12, 2))]

@@ -25,6 +25,6 @@ def cast(db):
 
 @pytest.fixture
 def demo_family(cast):
-    """The demo people with the relationships of demo-cast.md, by name (fresh rows)."""
+    """The demo people with the relationships of docs/demo.md, by name (fresh rows)."""
     seed_family(log=lambda line: None)
     return {p.name: p for p in InsuredPerson.objects.select_related("region", "user")}

@@ -1,4 +1,4 @@
-"""`seed_demo` creates the relationships of ../shared/demo-cast.md, through the services, once."""
+"""`seed_demo` creates the relationships of docs/demo.md, through the services, once."""
 
 import datetime as dt
 import io
@@ -96,7 +96,7 @@ def test_seed_demo_twice_adds_no_rows(db):
 
 
 def test_the_demo_window_end_moves_with_today():
-    """demo-cast.md: dates that must stay payable move with today (issue 13)."""
+    """docs/demo.md, Dates: dates that must stay payable move with today (issue 13)."""
     from family.demo import desheng_end
 
     assert desheng_end(dt.date(2026, 11, 23)).date() == dt.date(2026, 12, 31)

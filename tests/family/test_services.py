@@ -1,4 +1,4 @@
-"""Writes of the family app (DOMAIN.md R1–R8, R10, R14, R15, R20–R22), built through the services.
+"""Writes of the family app (R1–R8, R10, R14, R15, R20–R22 of docs/rules.md), through the services.
 
 `NOW` (2026-11-23 10:00 Asia/Shanghai) is passed as `at=`; ages at NOW: 王小明 14, 马小燕 11,
 马俊 18, 王丽 20. 320100 is the exclusive Jiangsu-like policy, 659004 the multi-holder Wujiaqu

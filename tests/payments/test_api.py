@@ -33,7 +33,7 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 def secret_of(code: str) -> str:
-    return f"demo-secret-{code.lower()}"  # ../shared/demo-cast.md
+    return f"demo-secret-{code.lower()}"  # docs/demo.md
 
 
 def sign(*, secret: str, timestamp: str, method: str, path: str, body: bytes, key: str = "") -> str:

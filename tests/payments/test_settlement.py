@@ -197,6 +197,8 @@ def test_a_settlement_is_one_ledger_movement_and_an_audit_entry(demo, institutio
     s = settle(institutions["XJ-HOSP-001"], demo["马小燕"], "1500.00")
     entry = s.ledger_transaction
     assert entry.kind == LedgerTransaction.Kind.SETTLEMENT
+    # R13: the personal-burden amount is paid by personal accounts (and cash) only; the legs
+    # are the two holders' accounts and the institution's payable, no pooled fund.
     assert sorted(entry.legs.values_list("amount", flat=True)) == [
         D("-1200.00"), D("-300.00"), D("1500.00")
     ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""`python manage.py seed_demo`: load the demo cast (../shared/demo-cast.md), idempotently.
+"""`python manage.py seed_demo`: load the demo cast (docs/demo.md), idempotently.
 
 The command lives in the highest app (payments) so that it may call each app's demo seeding in
 order without a lower app importing a higher one: accounts, then family; payments adds its own."""
