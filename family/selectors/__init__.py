@@ -38,7 +38,7 @@ from .counter import (
     member_person_find,
 )
 from .letters import letter_check, letter_get_for_staff, normalize_code
-from .states import state_label
+from .states import NOT_YET_STARTED, SUSPENDED, WINDOW_PASSED, state_label
 
 Status = Authorization.Status
 
@@ -424,6 +424,9 @@ def person_live_authorizations(*, person: InsuredPerson) -> tuple[list[Authoriza
 
 
 __all__ = [
+    "NOT_YET_STARTED",
+    "SUSPENDED",
+    "WINDOW_PASSED",
     "FamilyOverview",
     "MemberRequest",
     "Signature",

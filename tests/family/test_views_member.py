@@ -22,7 +22,7 @@ from accounts import services as account_services
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy, User
 from family import errors as family_errors
-from family import services
+from family import selectors, services
 from family.forms.member import ANSWER_MISSING, DATES_REVERSED
 from family.models import Authorization, Guardianship, Relation, Relationship
 from family.views.member import (
@@ -132,7 +132,7 @@ def _guardian(guardian, ward) -> Guardianship:
 
 
 def _order(member) -> list[str]:
-    return [a.holder.name for a in services.deduction_order_for(member=member)]
+    return [a.holder.name for a in selectors.deduction_order_for(member=member)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -813,7 +813,7 @@ def test_member_pages_query_counts_do_not_grow(client, cast, django_assert_max_n
     made = _xinjiang_holders(member, 1)
     with_one = _measure(client, django_assert_max_num_queries, member, made)
     made += _xinjiang_holders(member, 4, first=1)
-    assert len(services.deduction_order_for(member=member)) == 5
+    assert len(selectors.deduction_order_for(member=member)) == 5
     with_five = _measure(client, django_assert_max_num_queries, member, made)
     assert with_one == with_five
 
