@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -42,6 +43,9 @@ from ..models import (
     SettlementLine,
 )
 from . import ledger
+
+if TYPE_CHECKING:
+    from family.models import Authorization
 
 INELIGIBLE_CATEGORY = _("R12：该费用类别不属于个人账户（含家庭共济）的支付范围")
 NOT_DESIGNATED = _("R17：非定点医药机构不能直接结算")
@@ -140,7 +144,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
     locked = ledger.accounts_lock([*holder_account_ids.values(), *([own_id] if own_id else [])])
 
     rest = amount
-    plan: list[tuple[str, LedgerAccount, InsuredPerson, object, Decimal]] = []
+    plan: list[tuple[str, LedgerAccount, InsuredPerson, Authorization | None, Decimal]] = []
     if own_id is not None and rest > 0:
         own = locked[own_id]
         take = min(rest, own.balance)
@@ -155,6 +159,8 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
             break  # R21: this region lets one settlement draw on one holder only
         account = locked[holder_account_ids[authorization.holder_id]]
         floor = authorization.holder.region.retained_floor or ZERO
+        # a personal account has a balance (ledgeraccount_person_and_balance_iff_personal)
+        assert account.balance is not None
         available = account.balance - floor  # R21: only above the retained floor
         if authorization.payment_cap is not None:
             available = min(available, authorization.payment_cap)  # R21: holder's cap
@@ -178,7 +184,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         request_hash=request_hash,
     )
     lines = []
-    for position, (source, account, payer, authorization, take) in enumerate(plan, start=1):
+    for position, (source, account, payer, paying, take) in enumerate(plan, start=1):
         lines.append(
             SettlementLine.objects.create(
                 settlement=settlement,
@@ -186,7 +192,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
                 source=source,
                 account=account,
                 payer=payer,
-                authorization=authorization,
+                authorization=paying,
                 amount=take,
             )
         )
