@@ -34,10 +34,12 @@ run: $(STAMP)
 test: $(STAMP) lint system-deps check-postgres
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## make lint: the same checks as .pre-commit-config.yaml (tests/test_lint_config.py keeps them so)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/djlint templates --lint
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import asdict, dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -15,7 +15,7 @@ from . import idnumber
 from .models import AuditEntry, InsuredPerson, Notification, User
 
 
-def person_for_user(*, user: AbstractBaseUser | AnonymousUser) -> InsuredPerson | None:
+def person_for_user(*, user: User | AnonymousUser) -> InsuredPerson | None:
     """The insured person a logged-in citizen has claimed, with its region; None otherwise."""
     if not user.is_authenticated:
         return None
@@ -48,7 +48,7 @@ def notifications_for(*, person: InsuredPerson | None) -> QuerySet[Notification]
 
 
 def notification_get_for_user(
-    *, user: AbstractBaseUser | AnonymousUser, public_id: uuid.UUID | str
+    *, user: User | AnonymousUser, public_id: uuid.UUID | str
 ) -> Notification:
     """Only the recipient's own login gets it. Anyone else, and an id that is no UUID, gets 404
     (not 403): whether someone else's message exists is not revealed."""
@@ -62,7 +62,7 @@ def notification_get_for_user(
     return item
 
 
-def unread_count_for(*, user: AbstractBaseUser | AnonymousUser) -> int:
+def unread_count_for(*, user: User | AnonymousUser) -> int:
     """The header badge: one query for a citizen; none for anonymous or staff (0)."""
     if not user.is_authenticated or user.is_staff:
         return 0
@@ -74,7 +74,7 @@ def unread_count_for(*, user: AbstractBaseUser | AnonymousUser) -> int:
 # regions they serve (`User.regions`). A superuser (the system administrator) sees every region.
 
 
-def staff_region_ids(*, user: AbstractBaseUser | AnonymousUser) -> frozenset[int] | None:
+def staff_region_ids(*, user: User | AnonymousUser) -> frozenset[int] | None:
     """The region ids a staff user may see; None means every region (superuser); an empty set
     for a citizen, an anonymous user or staff without regions. One query, then cached on the
     user object for the rest of the request."""
@@ -85,7 +85,7 @@ def staff_region_ids(*, user: AbstractBaseUser | AnonymousUser) -> frozenset[int
     cached = getattr(user, "_staff_region_ids", None)
     if cached is None:
         cached = frozenset(user.regions.values_list("pk", flat=True))
-        user._staff_region_ids = cached
+        user._staff_region_ids = cached  # type: ignore[attr-defined]  # per-request cache
     return cached
 
 

@@ -40,24 +40,26 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.base")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SIGNED_AT = dt.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 
+
+def shanghai(*fields: int) -> dt.datetime:
+    """A wall-clock time in Asia/Shanghai (the portal's TIME_ZONE)."""
+    return dt.datetime(*fields, tzinfo=SHANGHAI)
+
+
 TYPICAL = [
     ("王小明", "child", "320102201206011359", None, None),
-    ("王德胜", "parent", "320111194801051113", None, dt.datetime(2027, 12, 31, 23, 59, 59)),
+    ("王德胜", "parent", "320111194801051113", None, shanghai(2027, 12, 31, 23, 59, 59)),
 ]
 EIGHT = [
     ("李秀梅", "spouse", "320104197708252463", None, None),
     ("王小虎", "child", "320102201206011359", None, None),
-    ("王欧阳丽", "child", "320102200609182481", None, dt.datetime(2028, 12, 31, 23, 59, 59)),
-    ("王德福", "parent", "320111194801051113", dt.datetime(2026, 12, 1), None),
-    ("张桂兰", "parent", "320211198004192224", None, dt.datetime(2027, 6, 30, 23, 59, 59)),
+    ("王欧阳丽", "child", "320102200609182481", None, shanghai(2028, 12, 31, 23, 59, 59)),
+    ("王德福", "parent", "320111194801051113", shanghai(2026, 12, 1), None),
+    ("张桂兰", "parent", "320211198004192224", None, shanghai(2027, 6, 30, 23, 59, 59)),
     ("王芳", "sibling", "320105198207073177", None, None),
     ("王老太", "paternal_grandparent", "320106197911305199", None, None),
-    ("王晨", "paternal_grandchild", "32010219750312123X", dt.datetime(2027, 1, 1), None),
+    ("王晨", "paternal_grandchild", "32010219750312123X", shanghai(2027, 1, 1), None),
 ]
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    return value.replace(tzinfo=SHANGHAI) if value is not None else None
 
 
 def signature_png() -> str:
@@ -84,8 +86,8 @@ def build_letter(rows, *, image: str = ""):
         letters.LetterLine(
             InsuredPerson(name=name, id_number=number, region=region),
             relation,
-            _aware(start),
-            _aware(end),
+            start,
+            end,
         )
         for name, relation, number, start, end in rows
     ]

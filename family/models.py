@@ -107,6 +107,12 @@ class AuthorizationQuerySet(models.QuerySet):
 class Authorization(models.Model):
     """共济授权: one member in one relationship, with an authorization window (R6)."""
 
+    # Not columns: set on rows read for a page (family.selectors' labels, the staff scope of
+    # payments.selectors.staff), declared for typing only.
+    state: str
+    usable: bool
+    in_scope: bool
+
     class Status(models.TextChoices):
         PENDING_CONSENT = "pending_consent", _("待成员确认")
         # Bound and signed, window not started yet; the expiry task makes it ACTIVE at its start

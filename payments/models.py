@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -24,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import InsuredPerson, RegionPolicy, ResidentPremium, User
 from family.models import Authorization
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 ZERO = Decimal("0.00")
 
 

@@ -323,10 +323,12 @@ def notification_emails_send(*, batch_size: int = 100) -> int:
                 title, body = notices.render(notification)
                 footer = gettext("本邮件由系统自动发送，请登录平台查看站内信详情，请勿回复。")
             try:
+                user = notification.recipient.user
+                assert user is not None  # addressed: only recipients with a login and an address
                 mail.EmailMessage(
                     subject=title,
                     body=f"{notification.recipient.name}：\n\n{body}\n\n{footer}",
-                    to=[notification.recipient.user.email],
+                    to=[user.email],
                     connection=connection,
                 ).send()
             except Exception:

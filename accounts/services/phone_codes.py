@@ -13,6 +13,7 @@ import logging
 import math
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -26,6 +27,9 @@ from django.utils.translation import gettext_lazy as _
 from .. import sms
 from ..models import PHONE_CODE_MAX_WRONG, AuditEntry, InsuredPerson, PhoneCode, mask_phone
 from .audit import audit_record
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +48,7 @@ PHONE_CODE_EXPIRED = _("验证码已过期，请重新获取验证码")
 PHONE_CODE_INVALID = _("验证码已失效，请重新获取验证码")
 
 # What each purpose's message says: what the code is for, how long it is valid, tell nobody.
-SMS_TEXTS = {
+SMS_TEXTS: dict[str, StrPromise] = {
     PhoneCode.Purpose.ACTIVATE: _(
         "【家庭共济】您正在激活网上服务账号，验证码%(code)s，%(minutes)d分钟内有效。请勿告诉他人。"
     ),
@@ -122,7 +126,7 @@ def phone_code_send(
             },
         )
     with translation.override(settings.LANGUAGE_CODE):
-        text = gettext(SMS_TEXTS[purpose]) % {
+        text = gettext(cast(str, SMS_TEXTS[purpose])) % {
             "code": code,
             "minutes": CODE_VALIDITY // dt.timedelta(minutes=1),
         }

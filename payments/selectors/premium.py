@@ -223,7 +223,7 @@ def premium_check(
     year: int,
     pay_type: str,
     at: dt.datetime,
-    accounts: dict[int, LedgerAccount] | None = None,
+    accounts: dict[int | None, LedgerAccount] | None = None,
 ) -> PremiumCheck:
     """Every check of a premium payment at instant `at`, each with its result (R14, R16, R21).
 
@@ -243,10 +243,10 @@ def premium_check(
     result.payers = premium_payers(holder=holder, member=member, pay_type=pay_type, usable=usable)
     result.checks = [
         _check_binding(result, usable),
-        _check_enrolment(result),
+        _check_enrolment(result, premium),
         _check_balance(result, accounts),
         _check_not_paid(result),
-        _check_timing(result),
+        _check_timing(result, premium),
     ]
     return result
 
@@ -289,7 +289,7 @@ def _check_binding(result: PremiumCheck, usable: list[Authorization]) -> Check:
     return Check("binding", label, True, message)
 
 
-def _check_enrolment(result: PremiumCheck) -> Check:
+def _check_enrolment(result: PremiumCheck, premium: ResidentPremium) -> Check:
     """R16: the member is in the resident scheme of the premium's region, in normal status."""
     label = str(CHECK_ENROLMENT)
     member = result.member
@@ -302,11 +302,11 @@ def _check_enrolment(result: PremiumCheck) -> Check:
         )  # fmt: skip
     return Check(
         "enrolment", label, True,
-        str(ENROLMENT_OK % {"member": member.name, "region": result.premium.region.name}),
+        str(ENROLMENT_OK % {"member": member.name, "region": premium.region.name}),
     )  # fmt: skip
 
 
-def _balances(result: PremiumCheck, accounts: dict[int, LedgerAccount] | None) -> dict:
+def _balances(result: PremiumCheck, accounts: dict[int | None, LedgerAccount] | None) -> dict:
     """person id -> account (or None when never opened), for the payers and, for 个人共济, the
     holder even when their authorization is not usable (so the page still shows a figure)."""
     ids = {a.holder_id for a in result.payers}
@@ -324,13 +324,15 @@ def _available(
 ) -> Decimal:
     """R21: only the part above the holder region's retained floor, within the holder's cap."""
     balance = account.balance if account is not None else ZERO
+    # a personal account has a balance (ledgeraccount_person_and_balance_iff_personal)
+    assert balance is not None
     available = max(balance - (floor or ZERO), ZERO)
     if authorization is not None and authorization.payment_cap is not None:
         available = min(available, authorization.payment_cap)
     return available
 
 
-def _check_balance(result: PremiumCheck, accounts: dict[int, LedgerAccount] | None) -> Check:
+def _check_balance(result: PremiumCheck, accounts: dict[int | None, LedgerAccount] | None) -> Check:
     """个人共济: my own account must hold the whole premium (the seed: 余额不低于缴费金额);
     家庭共济: the holders in deduction order together, each from the first on. Only what lies
     above each holder region's retained floor and within each holder's cap counts (R21)."""
@@ -357,12 +359,12 @@ def _check_balance(result: PremiumCheck, accounts: dict[int, LedgerAccount] | No
                 PlanLine(position=1, authorization=mine, holder=result.holder,
                          available=available, amount=amount, account=account)
             ]  # fmt: skip
-        figures = {"available": _money(available), "amount": _money(amount)}
+        figures: dict[str, object] = {"available": _money(available), "amount": _money(amount)}
         message = (BALANCE_OK if passed else BALANCE_SHORT) % figures
         return Check("balance", label, passed, str(message) + "".join(notes))
 
     rest = amount
-    lines = []
+    lines: list[PlanLine] = []
     for authorization in result.payers:
         account = found.get(authorization.holder_id)
         available = _available(account, authorization, floor_of(authorization.holder))
@@ -396,13 +398,12 @@ def _check_not_paid(result: PremiumCheck) -> Check:
     return Check("not_paid", label, True, str(NOT_PAID_OK % names))
 
 
-def _check_timing(result: PremiumCheck) -> Check:
+def _check_timing(result: PremiumCheck, premium: ResidentPremium) -> Check:
     """R16: before the collection period: not open; inside: on time, the whole benefit period;
     after it and before the benefit period ends: late, benefits from the payment date plus the
     waiting period (calendar months), refused if that falls after the benefit period; after the
     benefit period: refused."""
     label = str(CHECK_TIMING)
-    premium = result.premium
     today = timezone.localdate(result.at)
     dates = {
         "year": premium.year,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Prefetch, Q
 from django.utils import timezone
@@ -25,6 +26,16 @@ from family.models import Authorization, CommitmentLetter, Relationship
 
 from ..models import LedgerAccount, LedgerLeg
 from .balance import balance_of
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _Members(TypedDict):
+    """What `_held` prefetches onto each relationship (`to_attr`)."""
+
+    members: list[Authorization]
+
 
 RECENT = 20
 
@@ -44,7 +55,7 @@ class StaffPersonPage:
     #: None for a resident-scheme person (no personal account).
     balance: Decimal | None
     #: Relationships the person holds (live first, then newest), each with `.members`.
-    held: list[Relationship]
+    held: list[WithAnnotations[Relationship, _Members]]
     #: Authorizations where the person is the member: live ones in stored deduction position
     #: (unset last, filing order), then ended ones, newest first.
     as_member: list[Authorization]
@@ -54,7 +65,7 @@ class StaffPersonPage:
     audit: list[AuditEntry]
 
 
-def _held(person: InsuredPerson) -> list[Relationship]:
+def _held(person: InsuredPerson) -> list[WithAnnotations[Relationship, _Members]]:
     members = Authorization.objects.select_related("member__region").order_by("created_at", "pk")
     rows = list(
         Relationship.objects.filter(holder=person)

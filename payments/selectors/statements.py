@@ -127,7 +127,7 @@ def entries_with_counterparts(
     by_kind: dict[str, list[int]] = {}
     for leg in legs:
         by_kind.setdefault(leg.transaction.kind, []).append(leg.transaction_id)
-    found: dict[int, tuple[InsuredPerson, str]] = {}
+    found: dict[int | None, tuple[InsuredPerson, str]] = {}
     if ids := by_kind.get(Kind.SETTLEMENT):
         for s in Settlement.objects.filter(ledger_transaction_id__in=ids).select_related(
             "patient", "institution"
@@ -206,7 +206,7 @@ def paid_for_member(*, member: InsuredPerson) -> QuerySet:
     """Settlement lines paid through family mutual aid for the member, and premium lines paid on
     their behalf (R11, R16), newest first, as one UNION query of plain values (so that a page of
     it is one query whatever its mix). `refunded` is what has since gone back to the payer."""
-    money = DecimalField(**MONEY)
+    money: DecimalField = DecimalField(**MONEY)
     refunded = (
         RefundLine.objects.filter(settlement_line=OuterRef("pk"))
         .order_by()

@@ -24,10 +24,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditEntry, User
@@ -43,6 +44,12 @@ from .credits import (
     credits_csv_check,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+# gettext of a lazy constant: its text in the active language (the stubs' gettext takes a str)
+_g = cast("Callable[[StrOrPromise], str]", gettext)
+
 CHUNK_ROWS = 200
 # DEBUG: the time of the check, of the staging transaction and of each chunk's transaction (the
 # longest any account is locked by an import); bench/credits.py reads them from the worker's log.
@@ -52,11 +59,11 @@ CSV_CREDITED_MEANWHILE = _("文件中的部分行刚由同时上传的另一文�
 
 # What the ledger keeps (in Chinese whatever the uploader's page language: a record, like the
 # letters) and which bureau account pays, per source.
-DESCRIPTIONS = {
+DESCRIPTIONS: dict[str, str] = {
     CreditSource.EMPLOYER: "单位缴费划入",
     CreditSource.RETIREE_FIXED: "退休人员定额划入",
 }
-BUREAU_ACCOUNTS = {
+BUREAU_ACCOUNTS: dict[str, str] = {
     CreditSource.EMPLOYER: LedgerAccount.Kind.EMPLOYER_CREDITS,
     CreditSource.RETIREE_FIXED: LedgerAccount.Kind.RETIREE_CREDITS,
 }
@@ -196,6 +203,8 @@ def _chunk_post(*, batch_id: int, limit: int) -> int:
         bureau: dict[tuple[str, int], LedgerAccount] = {}
         for row in rows:
             account = locked[row.account_id]
+            # a personal account has a person (ledgeraccount_person_and_balance_iff_personal)
+            assert account.person is not None
             key = (row.source, account.person.region_id)
             if key not in bureau:
                 bureau[key] = ledger.bureau_account(BUREAU_ACCOUNTS[row.source], key[1])

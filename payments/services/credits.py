@@ -10,11 +10,12 @@ import io
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from accounts import idnumber
@@ -23,6 +24,14 @@ from accounts.services import audit_record
 
 from ..models import CreditImport, CreditRow, CreditSource, LedgerAccount, LedgerTransaction
 from . import ledger
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from django_stubs_ext import StrOrPromise
+
+# gettext of a lazy constant: its text in the active language (the stubs' gettext takes a str)
+_g = cast("Callable[[StrOrPromise], str]", gettext)
 
 MAX_AMOUNT = Decimal("9999999.99")
 # The one shape of an amount, in the API's contract (OpenAPI `pattern`), the forms and the CSV:

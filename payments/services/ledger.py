@@ -91,6 +91,8 @@ def transaction_post(
     for account, amount in legs:
         balance_after = None
         if account.kind == Kind.PERSONAL:
+            # a personal account has a balance (ledgeraccount_person_and_balance_iff_personal)
+            assert account.balance is not None
             if account.balance + amount < 0:
                 raise ValidationError(INSUFFICIENT_BALANCE, code="insufficient_balance")
             LedgerAccount.objects.filter(pk=account.pk).update(balance=F("balance") + amount)

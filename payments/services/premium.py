@@ -216,10 +216,14 @@ def _pay(*, holder, member, year, pay_type, key, actor, channel, at) -> PremiumP
                 for check in result.failures
             ]
         )
-    if any(line.account is None for line in result.lines):
+    debits = [(line.account, -line.amount) for line in result.lines if line.account is not None]
+    if len(debits) != len(result.lines):
         raise ValidationError(ACCOUNTS_CHANGED, code="changed")  # a holder bound meanwhile
 
     premium = result.premium
+    # result.passed: a premium was found and the timing check set the benefit period
+    assert premium is not None
+    assert result.benefit_start is not None and result.benefit_end is not None
     receivable = ledger.bureau_account(LedgerAccount.Kind.PREMIUM_RECEIVABLE, member.region_id)
     entry = ledger.transaction_post(
         kind=LedgerTransaction.Kind.PREMIUM,
@@ -227,7 +231,7 @@ def _pay(*, holder, member, year, pay_type, key, actor, channel, at) -> PremiumP
         occurred_at=at,
         idempotency_key=key,
         legs=[
-            *((line.account, -line.amount) for line in result.lines),
+            *debits,
             (receivable, premium.amount),
         ],
     )

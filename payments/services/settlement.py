@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -42,6 +43,9 @@ from ..models import (
     SettlementLine,
 )
 from . import ledger
+
+if TYPE_CHECKING:
+    from family.models import Authorization
 
 # R12
 INELIGIBLE_CATEGORY = _("该费用类别不属于个人账户（含家庭共济）的支付范围")
@@ -142,7 +146,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
     locked = ledger.accounts_lock([*holder_account_ids.values(), *([own_id] if own_id else [])])
 
     rest = amount
-    plan: list[tuple[str, LedgerAccount, InsuredPerson, object, Decimal]] = []
+    plan: list[tuple[str, LedgerAccount, InsuredPerson, Authorization | None, Decimal]] = []
     if own_id is not None and rest > 0:
         own = locked[own_id]
         take = min(rest, own.balance)
@@ -157,6 +161,8 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
             break  # R21: this region lets one settlement draw on one holder only
         account = locked[holder_account_ids[authorization.holder_id]]
         floor = authorization.holder.region.retained_floor or ZERO
+        # a personal account has a balance (ledgeraccount_person_and_balance_iff_personal)
+        assert account.balance is not None
         available = account.balance - floor  # R21: only above the retained floor
         if authorization.payment_cap is not None:
             available = min(available, authorization.payment_cap)  # R21: holder's cap
@@ -180,7 +186,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         request_hash=request_hash,
     )
     lines = []
-    for position, (source, account, payer, authorization, take) in enumerate(plan, start=1):
+    for position, (source, account, payer, paying, take) in enumerate(plan, start=1):
         lines.append(
             SettlementLine.objects.create(
                 settlement=settlement,
@@ -188,7 +194,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
                 source=source,
                 account=account,
                 payer=payer,
-                authorization=authorization,
+                authorization=paying,
                 amount=take,
             )
         )

@@ -25,17 +25,23 @@ from tests.factories import make_id_number
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 _seq = itertools.count(700)
 
+
+def shanghai(*fields: int) -> dt.datetime:
+    """A wall-clock time in Asia/Shanghai (the portal's TIME_ZONE)."""
+    return dt.datetime(*fields, tzinfo=SHANGHAI)
+
+
 # Eight members of one holder, as varied as a real family gets: every relation of R1 but one
 # repeated, names of two to four characters, open and closed windows, started and future starts.
 EIGHT = [
     ("李秀梅", Relation.SPOUSE, dt.date(1977, 8, 25), None, None),
     ("王小虎", Relation.CHILD, dt.date(2012, 6, 1), None, None),
-    ("王欧阳丽", Relation.CHILD, dt.date(2006, 9, 18), None, dt.datetime(2028, 12, 31, 23, 59, 59)),
-    ("王德福", Relation.PARENT, dt.date(1948, 1, 5), dt.datetime(2026, 12, 1, 0, 0), None),
-    ("张桂兰", Relation.PARENT, dt.date(1950, 3, 3), None, dt.datetime(2027, 6, 30, 23, 59, 59)),
+    ("王欧阳丽", Relation.CHILD, dt.date(2006, 9, 18), None, shanghai(2028, 12, 31, 23, 59, 59)),
+    ("王德福", Relation.PARENT, dt.date(1948, 1, 5), shanghai(2026, 12, 1, 0, 0), None),
+    ("张桂兰", Relation.PARENT, dt.date(1950, 3, 3), None, shanghai(2027, 6, 30, 23, 59, 59)),
     ("王芳", Relation.SIBLING, dt.date(1980, 4, 19), None, None),
     ("王老太", Relation.PATERNAL_GRANDPARENT, dt.date(1930, 3, 8), None, None),
-    ("王晨", Relation.PATERNAL_GRANDCHILD, dt.date(2020, 2, 2), dt.datetime(2027, 1, 1), None),
+    ("王晨", Relation.PATERNAL_GRANDCHILD, dt.date(2020, 2, 2), shanghai(2027, 1, 1), None),
 ]
 
 
@@ -86,14 +92,7 @@ def bind_eight(holder: InsuredPerson, *, at: dt.datetime, image: str = "") -> Co
     requests = []
     for name, relation, birth, start, end in EIGHT:
         person = register(holder.region, name, birth)
-        requests.append(
-            services.MemberRequest(
-                person,
-                relation,
-                start.replace(tzinfo=SHANGHAI) if start else None,
-                end.replace(tzinfo=SHANGHAI) if end else None,
-            )
-        )
+        requests.append(services.MemberRequest(person, relation, start, end))
     return services.relationship_bind(
         holder=holder,
         members=requests,
