@@ -74,13 +74,15 @@ def _ordered(member: InsuredPerson, items: list[Authorization]) -> list[Authoriz
     (R21): filing order, or the holders' balances from high to low where the payments app tells
     them."""
     positioned = sorted(
-        (a for a in items if a.deduction_position is not None), key=lambda a: a.deduction_position
+        (a for a in items if a.deduction_position is not None),
+        key=lambda a: a.deduction_position or 0,  # never None here; `or 0` only tells the type
     )
     rest = [a for a in items if a.deduction_position is None]
     rest.sort(key=lambda a: (a.created_at, a.pk))
     if member.region.fallback_order == RegionPolicy.FallbackOrder.BALANCE:
-        balances = {a.holder_id: hooks.holder_balance(a.holder) for a in rest}
-        if all(b is not None for b in balances.values()):
+        read = {a.holder_id: hooks.holder_balance(a.holder) for a in rest}
+        balances = {holder: b for holder, b in read.items() if b is not None}
+        if len(balances) == len(read):
             rest.sort(key=lambda a: -balances[a.holder_id])
     return positioned + rest
 

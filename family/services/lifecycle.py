@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -28,6 +29,9 @@ from ..errors import STATUS_ENDED_NOTE
 from ..models import Authorization, Relationship
 from . import notify
 from .status import ENDING_STATUSES
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 Status = Authorization.Status
 Kind = Notification.Kind
@@ -67,7 +71,7 @@ def _transition(
     to: str,
     action: str,
     at: dt.datetime,
-    note: str = "",
+    note: StrOrPromise = "",
     tell: Callable[[dict], list[Notice]],
     batch_size: int,
     end_relationships: bool,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -54,7 +55,7 @@ MAX_PIXELS = 40_000_000
 MAX_PDF_PAGES = 20
 # pypdf allows 75 MB per decoded stream; a page's drawing instructions are far smaller (a scanned
 # page's are a few dozen bytes, a typeset one's some kilobytes), and 20 pages of them stay small.
-PDF_LIMITS = {
+PDF_LIMITS: dict[str, Any] = {
     name: 8_000_000
     for name in (
         "array_based_stream_maximum_output_length",
