@@ -8,4 +8,7 @@ class AccountsConfig(AppConfig):
     verbose_name = _("参保人与统筹区")
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import (
+            checks,  # noqa: F401  (registers the system checks)
+            tasks,  # noqa: F401  (registers the tasks services enqueue by name)
+        )

@@ -6,6 +6,6 @@ from . import services
 
 
 # Idempotent (rows are claimed under SKIP LOCKED and never mailed twice), hence acks_late.
-@shared_task(name="accounts.send_notification_emails", acks_late=True, expires=300)
+@shared_task(name=services.SEND_NOTIFICATION_EMAILS_TASK, acks_late=True, expires=300)
 def send_notification_emails() -> int:
     return services.notification_emails_send()

@@ -1,7 +1,11 @@
+"""URL map of the accounts app: the citizen pages (`urlpatterns`, under /accounts/ in the
+"accounts" namespace) and its staff console pages (`staff_patterns`, which portal/urls.py joins
+with the other apps' under /staff/ in the "staff" namespace, issue 6)."""
+
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from . import views
+from . import audit_views, staff_views, views
 
 app_name = "accounts"
 
@@ -15,4 +19,12 @@ urlpatterns = [
     path("inbox/", views.InboxListView.as_view(), name="inbox"),
     path("inbox/read-all/", views.InboxMarkAllReadView.as_view(), name="inbox-read-all"),
     path("inbox/<uuid:public_id>/", views.InboxDetailView.as_view(), name="inbox-detail"),
+]
+
+staff_patterns = [
+    path("", staff_views.StaffHomeView.as_view(), name="home"),
+    path("persons/", staff_views.PersonSearchView.as_view(), name="person-search"),
+    # The audit trail.
+    path("audit/", audit_views.AuditListView.as_view(), name="audit"),
+    path("audit/export.csv", audit_views.AuditExportView.as_view(), name="audit-export"),
 ]

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import mail
@@ -40,6 +41,9 @@ from .phone_codes import (  # noqa: F401
 )
 
 logger = logging.getLogger(__name__)
+
+# The name of the task that mails pending notifications (accounts.tasks registers it).
+SEND_NOTIFICATION_EMAILS_TASK = "accounts.send_notification_emails"
 
 ACTIVATION_MISMATCH = _("身份证号码、姓名或手机号码与医保经办机构登记信息不一致，请核对后重试")
 ACTIVATION_ALREADY_DONE = _("该参保人已激活网上服务账号，请直接登录")
@@ -284,9 +288,9 @@ def notifications_send(*, notices: Iterable[Notice], at: dt.datetime | None = No
     if not rows:
         return
     Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
-    from ..tasks import send_notification_emails  # tasks import services; import at call time
-
-    send_notification_emails.delay_on_commit()
+    # Tasks import services, not the reverse: the mail task is found by its name in the Celery
+    # registry (accounts.tasks is imported by AccountsConfig.ready, and by a worker's discovery).
+    current_app.tasks[SEND_NOTIFICATION_EMAILS_TASK].delay_on_commit()
 
 
 def notification_emails_send(*, batch_size: int = 100) -> int:

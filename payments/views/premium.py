@@ -1,4 +1,4 @@
-"""个账代缴 pages (R16). Each module lists its own URL patterns; payments/urls.py joins them.
+"""个账代缴 pages (R16); their URL patterns are in payments/urls.py.
 
 A holder walks four steps: 1 choose the member, year and pay type (/payments/premium/new/);
 2 read and confirm the 代缴承诺书 (/payments/premium/letter/?member=…&year=…&pay_type=…, the
@@ -20,7 +20,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.translation import gettext as _g
@@ -381,13 +381,3 @@ class PremiumProofView(PremiumMixin, View):
         }
         response["Content-Disposition"] = content_disposition_header(True, name)
         return response
-
-
-urlpatterns = [
-    path("premium/", PremiumListView.as_view(), name="premium-list"),
-    path("premium/new/", PremiumStartView.as_view(), name="premium-new"),
-    path("premium/letter/", PremiumLetterView.as_view(), name="premium-letter"),
-    path("premium/check/", PremiumCheckView.as_view(), name="premium-check"),
-    path("premium/<uuid:public_id>/", PremiumDetailView.as_view(), name="premium-detail"),
-    path("premium/<uuid:public_id>/proof.pdf", PremiumProofView.as_view(), name="premium-proof"),
-]

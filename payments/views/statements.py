@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _g
@@ -196,11 +196,3 @@ class PaidForMeView(CitizenMixin, TemplateView):
             }
         )
         return context
-
-
-urlpatterns = [
-    path("statement/", StatementView.as_view(), name="statement"),
-    path("statement/export.csv", StatementCsvView.as_view(), name="statement-csv"),
-    path("paid-for-me/", PaidForMeView.as_view(), name="paid-for-me"),
-    path("paid-for-me/<uuid:public_id>/", PaidForMeView.as_view(), name="paid-for-ward"),
-]
