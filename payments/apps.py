@@ -15,3 +15,5 @@ class PaymentsConfig(AppConfig):
         from .selectors import balance_of
 
         hooks.register_balance_provider(balance_of)
+
+        from . import tasks  # noqa: F401  (registers the tasks services enqueue by name)

@@ -11,6 +11,7 @@ from celery import shared_task
 
 from . import services
 from .models import CreditImport
+from .services.credit_import import POST_CREDIT_BATCH_TASK
 
 
 @shared_task(name="payments.reconcile_ledger", acks_late=True, expires=3600)
@@ -22,7 +23,7 @@ def reconcile_ledger() -> dict | None:
     return {"run": run.pk, "ok": run.ok, "mismatches": run.mismatch_count}
 
 
-@shared_task(name="payments.post_credit_batch", acks_late=True)
+@shared_task(name=POST_CREDIT_BATCH_TASK, acks_late=True)
 def post_credit_batch(batch_id: int) -> int:
     """After an upload commits: post the batch's rows in chunks."""
     batch = CreditImport.objects.filter(pk=batch_id).first()

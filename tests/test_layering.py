@@ -1,6 +1,7 @@
 """Import layering (issue 14 point 3), read from the source with `ast` (imports inside functions
 included): the apps never import `portal` (the project's wiring imports them, not the reverse;
-settings are read through `django.conf.settings`), and tasks import services, never the reverse."""
+settings are read through `django.conf.settings`), tasks import services, never the reverse, reads
+never import writes, and no two modules of the apps import each other, however indirectly."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ def module_files(package: str) -> dict[str, Path]:
     return files
 
 
-def imports_of(name: str, path: Path) -> set[str]:
+def imports_of(name: str, path: Path, modules: set[str] | None = None) -> set[str]:
     """The dotted names a module imports, relative imports made absolute. For `from a import b`
-    both `a` and `a.b` are listed (b may be a module)."""
+    both `a` and `a.b` are listed (b may be a module); given the set of `modules`, only `a.b`
+    when it is one, else only `a`."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
@@ -36,8 +38,12 @@ def imports_of(name: str, path: Path) -> set[str]:
                 base = ".".join([*base, node.module] if node.module else base)
             else:
                 base = node.module
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                if modules is None:
+                    found.update((base, sub))
+                else:
+                    found.add(sub if sub in modules else base)
     return found
 
 
@@ -74,3 +80,73 @@ def test_no_app_imports_portal():
 def test_accounts_services_do_not_import_accounts_tasks():
     assert "accounts.services.audit" in module_files("accounts.services")
     assert importers_of("accounts.tasks", ("accounts.services",)) == []
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the app modules it imports (migrations left out: they are frozen history)."""
+    files = {name: path for app in APPS for name, path in module_files(app).items()}
+    modules = set(files)
+    return {
+        name: {m for m in imports_of(name, path, modules) if m in modules and m != name}
+        for name, path in files.items()
+        if ".migrations" not in name
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = [stack.pop()]
+            while component[-1] != node:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_cycle_finder_finds_an_indirect_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_a_package_importing_its_submodule_is_no_cycle(tmp_path):
+    source = tmp_path / "binding.py"
+    source.write_text("from . import notify\nfrom ..selectors import checks\n")
+    modules = {"family.services", "family.services.notify", "family.selectors"}
+    assert imports_of("family.services.binding", source, modules) == {
+        "family.services.notify",
+        "family.selectors",
+    }
+
+
+def test_no_import_cycles_between_the_apps_modules():
+    graph = import_graph()
+    assert "family.services.binding" in graph["family.services"]
+    assert cycles(graph) == []
+
+
+def test_reads_never_import_writes():
+    writes = [
+        (name, sorted(m for m in imported if ".services" in f".{m}" or m.endswith(".tasks")))
+        for name, imported in import_graph().items()
+        if ".selectors" in f".{name}"
+    ]
+    assert [(name, found) for name, found in writes if found] == []

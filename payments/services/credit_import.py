@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 _g = cast("Callable[[StrOrPromise], str]", gettext)
 
 CHUNK_ROWS = 200
+# The worker's task that posts a staged batch (payments.tasks registers it under this name).
+POST_CREDIT_BATCH_TASK = "payments.post_credit_batch"
 # DEBUG: the time of the check, of the staging transaction and of each chunk's transaction (the
 # longest any account is locked by an import); bench/credits.py reads them from the worker's log.
 logger = logging.getLogger("payments.credits")
@@ -155,9 +158,8 @@ def _stage(checked: CheckedFile, *, file_name: str, actor: User | None, backgrou
             },
         )
         if background:
-            from ..tasks import post_credit_batch  # tasks import services: at call time
-
-            post_credit_batch.delay_on_commit(batch.pk)
+            # By name: tasks import services, never the reverse (PaymentsConfig.ready registers it).
+            current_app.tasks[POST_CREDIT_BATCH_TASK].delay_on_commit(batch.pk)
     return batch
 
 
