@@ -24,9 +24,8 @@ def person_for_user(*, user: AbstractBaseUser | AnonymousUser) -> InsuredPerson 
 
 def person_for_activation(*, public_id: str) -> InsuredPerson | None:
     """The person whose activation a session started (step 1 passed); None for anything else."""
-    try:
-        value = uuid.UUID(str(public_id))
-    except ValueError:
+    value = uuid_or_none(public_id)
+    if value is None:
         return None
     return InsuredPerson.objects.select_related("region").filter(public_id=value).first()
 
@@ -106,13 +105,24 @@ def region_in_staff_scope(*, user, region_id: int | None) -> bool:
     return regions is None or region_id in regions
 
 
+def uuid_or_none(value: object) -> uuid.UUID | None:
+    """A public id from a URL, a form or a session as a UUID; None for anything else. The one
+    place every app parses a public id."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def uuid_or_404(public_id: uuid.UUID | str) -> uuid.UUID:
     """A public id from a URL or a form as a UUID; anything else is a 404 (never a 500), for
     every app's fetches by public id."""
-    try:
-        return public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
-    except ValueError as exc:
-        raise Http404 from exc
+    value = uuid_or_none(public_id)
+    if value is None:
+        raise Http404
+    return value
 
 
 def person_get_for_staff(*, user, public_id: uuid.UUID | str) -> InsuredPerson:

@@ -31,6 +31,7 @@ from accounts.reauth import (
     reauth_tries_left_message,
 )
 from family import selectors, services
+from family.forms import place_error
 from family.forms.member import (
     ConsentAnswerForm,
     LeaveForm,
@@ -39,7 +40,7 @@ from family.forms.member import (
     RevokeForm,
 )
 from family.models import Authorization
-from family.views.binding import CitizenMixin, place_error
+from family.views.binding import CitizenMixin
 
 ONLINE = AuditEntry.Channel.ONLINE
 RECORDS_PER_PAGE = 20
