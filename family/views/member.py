@@ -30,6 +30,7 @@ from accounts.reauth import (
     reauth_lockout,
     reauth_tries_left_message,
 )
+from accounts.staff import page_context
 from family import selectors, services
 from family.forms import place_error
 from family.forms.member import (
@@ -353,11 +354,7 @@ class RecordListView(CitizenMixin, TemplateView):
         context.update(
             {
                 "show_results": True,
-                "page_obj": page,
-                "page_range": page.paginator.get_elided_page_range(
-                    page.number, on_each_side=1, on_ends=1
-                ),
-                "ellipsis": Paginator.ELLIPSIS,
+                **page_context(page),
                 "rows": selectors.label_all(list(page.object_list), at=now),
                 "filtered": any(filters.get(k) for k in ("status", "date_from", "date_to")),
                 "records_url": reverse("family:records"),

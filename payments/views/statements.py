@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from accounts.staff import page_context
 from family import selectors as family_selectors
 from family.views.binding import CitizenMixin
 
@@ -92,11 +93,7 @@ def statement_context(*, request, account, base_url: str) -> dict:
     context.update(
         {
             "show_results": True,
-            "page_obj": page,
-            "page_range": page.paginator.get_elided_page_range(
-                page.number, on_each_side=1, on_ends=1
-            ),
-            "ellipsis": Paginator.ELLIPSIS,
+            **page_context(page),
             "entries": [
                 (entry, signed_amount(entry.amount))
                 for entry in selectors.entries_with_counterparts(
@@ -187,11 +184,7 @@ class PaidForMeView(CitizenMixin, TemplateView):
                 "subject": subject,
                 "is_self": subject.pk == self.person.pk,
                 "wards": wards,
-                "page_obj": page,
-                "page_range": page.paginator.get_elided_page_range(
-                    page.number, on_each_side=1, on_ends=1
-                ),
-                "ellipsis": Paginator.ELLIPSIS,
+                **page_context(page),
                 "rows": selectors.paid_for_rows(page.object_list),
             }
         )
