@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from . import idnumber
-from .models import AuditEntry, InsuredPerson, Notification, User
+from .models import ADULT_AGE, AuditEntry, InsuredPerson, Notification, User
 
 
 def person_for_user(*, user: AbstractBaseUser | AnonymousUser) -> InsuredPerson | None:
@@ -20,6 +20,27 @@ def person_for_user(*, user: AbstractBaseUser | AnonymousUser) -> InsuredPerson 
     if not user.is_authenticated:
         return None
     return InsuredPerson.objects.select_related("region").filter(user_id=user.pk).first()
+
+
+def age_on(person: InsuredPerson, day: dt.date) -> int:
+    """Whole years of age on `day`."""
+    born = person.birth_date
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def person_is_minor(*, person: InsuredPerson, at: dt.datetime) -> bool:
+    """Younger than ADULT_AGE on the local (Asia/Shanghai) day of `at` (R10, R22)."""
+    return age_on(person, timezone.localtime(at).date()) < ADULT_AGE
+
+
+def adult_birth_cutoff(day: dt.date) -> dt.date:
+    """The latest birth date of an adult on `day`: whoever was born after it is a minor (the
+    same answer as person_is_minor, for a query). On 29 February, 18 years back has no 29th:
+    the 28th."""
+    try:
+        return day.replace(year=day.year - ADULT_AGE)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - ADULT_AGE, day=28)
 
 
 def person_for_activation(*, public_id: str) -> InsuredPerson | None:

@@ -30,6 +30,7 @@ from accounts.reauth import (
     reauth_lockout,
     reauth_tries_left_message,
 )
+from accounts.selectors import person_is_minor
 from accounts.staff import page_context
 from family import selectors, services
 from family.forms import place_error
@@ -237,7 +238,7 @@ class OrderView(CitizenMixin, View):
                         for i, item in enumerate(rows)
                     ],
                     "any_unset": any(item.deduction_position is None for item in rows),
-                    "is_minor": services.age_on(member, timezone.localdate(self.now)) < 18,
+                    "is_minor": person_is_minor(person=member, at=self.now),
                     "wards": selectors.wards_for(person=self.person, at=self.now)
                     if member.pk == self.person.pk
                     else [],
