@@ -19,6 +19,11 @@ from . import idnumber
 REGION_CODE_VALIDATOR = RegexValidator(r"^\d{6}$", _("统筹区编码应为6位数字"))
 PHONE_VALIDATOR = RegexValidator(r"^1\d{10}$", _("请输入11位手机号码"))
 
+# The age of majority: 民法典第十七条, 十八周岁以上的自然人为成年人. Below it a member is a minor,
+# whose deduction order a holder sets (R10) and for whom a guardian acts (R22); a region's
+# consent age (R8) cannot be above it. accounts.selectors.person_is_minor applies it.
+ADULT_AGE = 18
+
 
 class User(AbstractUser):
     """Custom user from the first migration. Citizens log in by identity number (see backends);
@@ -96,7 +101,7 @@ class RegionPolicy(models.Model):
         null=True,
         blank=True,
         default=16,
-        validators=[MaxValueValidator(18)],
+        validators=[MaxValueValidator(ADULT_AGE)],
         help_text=_("达到该年龄的成员须本人登录确认（R8）；留空表示不需成员确认"),
     )
     consent_days = models.PositiveSmallIntegerField(
@@ -175,7 +180,7 @@ class RegionPolicy(models.Model):
                 condition=Q(code__regex=r"^[0-9]{6}$"), name="regionpolicy_code_6_digits"
             ),
             models.CheckConstraint(
-                condition=Q(consent_age__lte=18), name="regionpolicy_consent_age_max_18"
+                condition=Q(consent_age__lte=ADULT_AGE), name="regionpolicy_consent_age_max_18"
             ),
             models.CheckConstraint(
                 condition=Q(consent_days__gte=1), name="regionpolicy_consent_days_positive"

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from . import idnumber
-from .models import AuditEntry, InsuredPerson, Notification, User
+from .models import ADULT_AGE, AuditEntry, InsuredPerson, Notification, User
 
 
 def person_for_user(*, user: User | AnonymousUser) -> InsuredPerson | None:
@@ -22,11 +22,31 @@ def person_for_user(*, user: User | AnonymousUser) -> InsuredPerson | None:
     return InsuredPerson.objects.select_related("region").filter(user_id=user.pk).first()
 
 
+def age_on(person: InsuredPerson, day: dt.date) -> int:
+    """Whole years of age on `day`."""
+    born = person.birth_date
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def person_is_minor(*, person: InsuredPerson, at: dt.datetime) -> bool:
+    """Younger than ADULT_AGE on the local (Asia/Shanghai) day of `at` (R10, R22)."""
+    return age_on(person, timezone.localtime(at).date()) < ADULT_AGE
+
+
+def adult_birth_cutoff(day: dt.date) -> dt.date:
+    """The latest birth date of an adult on `day`: whoever was born after it is a minor (the
+    same answer as person_is_minor, for a query). On 29 February, 18 years back has no 29th:
+    the 28th."""
+    try:
+        return day.replace(year=day.year - ADULT_AGE)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - ADULT_AGE, day=28)
+
+
 def person_for_activation(*, public_id: str) -> InsuredPerson | None:
     """The person whose activation a session started (step 1 passed); None for anything else."""
-    try:
-        value = uuid.UUID(str(public_id))
-    except ValueError:
+    value = uuid_or_none(public_id)
+    if value is None:
         return None
     return InsuredPerson.objects.select_related("region").filter(public_id=value).first()
 
@@ -106,13 +126,24 @@ def region_in_staff_scope(*, user, region_id: int | None) -> bool:
     return regions is None or region_id in regions
 
 
+def uuid_or_none(value: object) -> uuid.UUID | None:
+    """A public id from a URL, a form or a session as a UUID; None for anything else. The one
+    place every app parses a public id."""
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
 def uuid_or_404(public_id: uuid.UUID | str) -> uuid.UUID:
     """A public id from a URL or a form as a UUID; anything else is a 404 (never a 500), for
     every app's fetches by public id."""
-    try:
-        return public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(str(public_id))
-    except ValueError as exc:
-        raise Http404 from exc
+    value = uuid_or_none(public_id)
+    if value is None:
+        raise Http404
+    return value
 
 
 def person_get_for_staff(*, user, public_id: uuid.UUID | str) -> InsuredPerson:

@@ -40,7 +40,8 @@ class StaffRequiredMixin(AccessMixin):
 
 
 def page_context(page) -> dict:
-    """What templates/partials/pagination.html needs for a page of a Paginator."""
+    """What templates/partials/pagination.html needs for a page of a Paginator, on staff and
+    citizen pages alike."""
     return {
         "page_obj": page,
         "page_range": page.paginator.get_elided_page_range(page.number, on_each_side=1, on_ends=1),

@@ -33,6 +33,7 @@ from .forms import (
 )
 from .models import AuditEntry, Notification
 from .reauth import reauth_failed, reauth_locked, reauth_lockout, reauth_tries_left_message
+from .staff import page_context
 
 ACTIVATED = _("激活成功，欢迎使用职工医保个人账户家庭共济网上服务")
 PASSWORD_CHANGED = _("密码已修改")
@@ -260,11 +261,7 @@ class InboxListView(LoginRequiredMixin, TemplateView):
         context.update(
             {
                 "person": person,
-                "page_obj": page,
-                "page_range": page.paginator.get_elided_page_range(
-                    page.number, on_each_side=1, on_ends=1
-                ),
-                "ellipsis": Paginator.ELLIPSIS,
+                **page_context(page),
                 "items": [_inbox_item(n) for n in page.object_list],
             }
         )

@@ -39,11 +39,11 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Value
 from django.db.models.functions import Concat, Left
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -57,7 +57,6 @@ from accounts.models import AuditEntry
 from accounts.selectors import in_staff_scope, staff_region_ids
 
 from . import selectors, services
-from .forms.statements import StatementFilterForm
 from .models import (
     CreditImport,
     CreditRow,
@@ -78,10 +77,9 @@ from .models import (
 )
 from .services import filings as filing_services
 from .views.statements import (
-    ENTRIES_PER_PAGE,
-    FILTER_INVALID,
     signed_amount,
-    statement_csv_response,
+    statement_context,
+    statement_csv,
 )
 
 RECENT_LEGS = 20
@@ -176,31 +174,10 @@ class LedgerAccountAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.Model
         if not legs:
             return _("暂无收支明细")
         entries = selectors.entries_with_counterparts(legs=legs, account=obj)
-        head = format_html(
-            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            _("记账时间"),
-            _("类别"),
-            _("摘要"),
-            _("支付对象"),
-            _("金额（元）"),
-            _("变动后余额（元）"),
+        return render_to_string(
+            "admin/payments/ledgeraccount/entries_table.html",
+            {"entries": [(e, signed_amount(e.amount)) for e in entries]},
         )
-        rows = format_html_join(
-            "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    _local(e.occurred_at),
-                    e.kind_label,
-                    e.description,
-                    e.for_label or "—",
-                    signed_amount(e.amount),
-                    _money(e.balance_after),
-                )
-                for e in entries
-            ),
-        )
-        return format_html("<table><thead>{}</thead><tbody>{}</tbody></table>", head, rows)
 
     # -- the staff statement: the citizen page's entries, filter and CSV, in the admin --------
 
@@ -229,44 +206,20 @@ class LedgerAccountAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.Model
 
     def statement_view(self, request, object_id):
         account = self._account(request, object_id)
-        form = StatementFilterForm(request.GET or None)
+        url = reverse("admin:payments_ledgeraccount_statement", args=[account.pk])
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "account": account,
             "title": _g("收支明细：%(account)s") % {"account": _account_label(account)},
-            "form": form,
+            **statement_context(request=request, account=account, base_url=url),
         }
-        if form.is_bound and not form.is_valid():
-            context["filter_invalid"] = FILTER_INVALID
-        else:
-            legs = selectors.statement_legs(account=account, **form.filters)
-            page = Paginator(legs, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
-            context.update(
-                {
-                    "page_obj": page,
-                    "entries": [
-                        (e, signed_amount(e.amount), _local(e.occurred_at))
-                        for e in selectors.entries_with_counterparts(
-                            legs=list(page.object_list), account=account
-                        )
-                    ],
-                    "filtered": form.filtered,
-                }
-            )
         return TemplateResponse(request, "admin/payments/ledgeraccount/statement.html", context)
 
     def statement_csv_view(self, request, object_id):
         account = self._account(request, object_id)
-        form = StatementFilterForm(request.GET or None)
-        if form.is_bound and not form.is_valid():
-            url = reverse("admin:payments_ledgeraccount_statement", args=[account.pk])
-            return redirect(f"{url}?{request.GET.urlencode()}")
-        legs = selectors.statement_legs(account=account, **form.filters)
-        return statement_csv_response(
-            entries=selectors.statement_entries_all(legs=legs, account=account),
-            file_stem=_g("个人账户明细"),
-        )
+        url = reverse("admin:payments_ledgeraccount_statement", args=[account.pk])
+        return statement_csv(request=request, account=account, page_url=url)
 
 
 def _local(value) -> str:

@@ -12,7 +12,7 @@ from django.http import Http404
 
 from accounts import idnumber
 from accounts.models import InsuredPerson, RegionPolicy, User
-from accounts.selectors import in_staff_scope, uuid_or_404
+from accounts.selectors import adult_birth_cutoff, in_staff_scope, person_for_user, uuid_or_404
 
 from .. import hooks
 from ..clock import local_date
@@ -154,12 +154,6 @@ def deduction_order_for(*, member: InsuredPerson) -> list[Authorization]:
 # people
 
 
-def person_for_user(*, user: User) -> InsuredPerson | None:
-    if not user.is_authenticated:
-        return None
-    return InsuredPerson.objects.select_related("region").filter(user_id=user.pk).first()
-
-
 def person_find_for_binding(*, id_number: str, name: str) -> InsuredPerson | None:
     """The bureau's record for a relative the holder names: both number and name must match."""
     number = idnumber.normalize(id_number)
@@ -179,14 +173,10 @@ def wards_for(*, person: InsuredPerson, at: dt.datetime) -> list[InsuredPerson]:
         guardians__guardian=person,
         guardians__valid_from__lte=day,
     )
-    try:
-        eighteen_years_ago = day.replace(year=day.year - 18)
-    except ValueError:  # 29 February
-        eighteen_years_ago = day.replace(year=day.year - 18, day=28)
     minors = InsuredPerson.objects.filter(
         authorizations_received__holder=person,
         authorizations_received__status__in=Authorization.LIVE_STATUSES,
-        birth_date__gt=eighteen_years_ago,
+        birth_date__gt=adult_birth_cutoff(day),
     )
     return list(
         (registered | minors).distinct().select_related("region").order_by("birth_date", "pk")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy, User
+from accounts.selectors import age_on, person_is_minor
 
 from .. import hooks, letters
 from ..clock import at_or_now, local_date
@@ -58,11 +59,6 @@ class Signature:
 
     name: str
     image: str = ""
-
-
-def age_on(person: InsuredPerson, day: dt.date) -> int:
-    born = person.birth_date
-    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
 
 
 def person_acts_for(*, actor_person: InsuredPerson, member: InsuredPerson, at: dt.datetime) -> bool:
@@ -365,8 +361,7 @@ def may_set_order(*, actor_person: InsuredPerson, member: InsuredPerson, at: dt.
         return not needs_guardian(member, at)
     if person_acts_for(actor_person=actor_person, member=member, at=at):
         return True
-    is_minor = age_on(member, local_date(at)) < 18
     return (
-        is_minor
+        person_is_minor(person=member, at=at)
         and Authorization.objects.live().filter(holder=actor_person, member=member).exists()
     )

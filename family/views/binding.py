@@ -27,7 +27,9 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 
 from accounts.models import AuditEntry
+from accounts.selectors import person_for_user
 from family import letters, selectors, services
+from family.forms import place_error
 from family.forms.binding import (
     LOCAL_INPUT_FORMAT,
     MAX_MEMBERS_PER_REQUEST,
@@ -71,13 +73,6 @@ WINDOW_FIELD_ERRORS = {
 CAP_FIELD_ERRORS = {"cap_invalid": "cap"}
 
 
-def place_error(form, exc: ValidationError, fields: dict[str, str]) -> None:
-    """Add a service error to the field its code belongs to (`fields`: code -> field), else
-    above the form."""
-    field = fields.get(getattr(exc, "code", None) or "")
-    form.add_error(field if field in form.fields else None, exc)
-
-
 def local_input(value: dt.datetime | None) -> str:
     """An aware datetime as a datetime-local input shows it (Asia/Shanghai)."""
     return "" if value is None else timezone.localtime(value).strftime(LOCAL_INPUT_FORMAT)
@@ -93,7 +88,7 @@ class CitizenMixin(LoginRequiredMixin):
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
-            self.person = selectors.person_for_user(user=request.user)
+            self.person = person_for_user(user=request.user)
             if self.person is None and self.person_required:
                 return redirect("family:overview")
         return super().dispatch(request, *args, **kwargs)

@@ -30,7 +30,7 @@ from family.forms.counter_actions import (
 )
 from family.forms.member import OrderMoveForm
 from family.models import Authorization, Relationship
-from family.views.member import ORDER_MOVED, ORDER_ROW_GONE, order_move  # noqa: F401 (tests)
+from family.views.member import order_move
 
 COUNTER = AuditEntry.Channel.COUNTER
 

@@ -8,8 +8,6 @@ A refused step re-shows the page with the message next to the field it concerns,
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
@@ -24,9 +22,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.generic import TemplateView
 
 from accounts.middleware import control_characters_refusal, reads_its_own_body
-from accounts.selectors import person_get_for_staff
+from accounts.selectors import person_get_for_staff, uuid_or_none
 from accounts.staff import StaffRequiredMixin, page_context
 from family import errors, selectors, services
+from family.forms import place_error
 from family.forms.counter import (
     ACTION_FIELD,
     CounterDocumentsForm,
@@ -35,7 +34,6 @@ from family.forms.counter import (
     ScanUploadForm,
 )
 from family.models import CounterBinding
-from family.views.binding import place_error
 
 ADD = "family.add_counterbinding"
 VIEW = "family.view_counterbinding"
@@ -214,7 +212,7 @@ class BindingDetailView(StaffRequiredMixin, View):
         try:
             services.counter_binding_member_remove(
                 binding=binding,
-                member_public_id=_uuid_or_none(self.request.POST.get("member")),
+                member_public_id=uuid_or_none(self.request.POST.get("member")),
                 actor=self.request.user,
             )
         except ValidationError as exc:
@@ -261,13 +259,6 @@ class BindingDetailView(StaffRequiredMixin, View):
         except ValidationError as exc:
             return self.render_page(self.request, binding, action_errors=exc.messages)
         return self._back(binding, CANCELLED)
-
-
-def _uuid_or_none(value) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
 
 
 @method_decorator(csrf_exempt, name="dispatch")  # CSRF is checked in post(), after the handler

@@ -30,7 +30,10 @@ from accounts.reauth import (
     reauth_lockout,
     reauth_tries_left_message,
 )
+from accounts.selectors import person_is_minor
+from accounts.staff import page_context
 from family import errors, selectors, services
+from family.forms import place_error
 from family.forms.member import (
     ConsentAnswerForm,
     LeaveForm,
@@ -39,7 +42,7 @@ from family.forms.member import (
     RevokeForm,
 )
 from family.models import Authorization
-from family.views.binding import CitizenMixin, place_error
+from family.views.binding import CitizenMixin
 
 ONLINE = AuditEntry.Channel.ONLINE
 RECORDS_PER_PAGE = 20
@@ -235,7 +238,7 @@ class OrderView(CitizenMixin, View):
                         for i, item in enumerate(rows)
                     ],
                     "any_unset": any(item.deduction_position is None for item in rows),
-                    "is_minor": selectors.age_on(member, timezone.localdate(self.now)) < 18,
+                    "is_minor": person_is_minor(person=member, at=self.now),
                     "wards": selectors.wards_for(person=self.person, at=self.now)
                     if member.pk == self.person.pk
                     else [],
@@ -352,11 +355,7 @@ class RecordListView(CitizenMixin, TemplateView):
         context.update(
             {
                 "show_results": True,
-                "page_obj": page,
-                "page_range": page.paginator.get_elided_page_range(
-                    page.number, on_each_side=1, on_ends=1
-                ),
-                "ellipsis": Paginator.ELLIPSIS,
+                **page_context(page),
                 "rows": selectors.label_all(list(page.object_list), at=now),
                 "filtered": any(filters.get(k) for k in ("status", "date_from", "date_to")),
                 "records_url": reverse("family:records"),

@@ -36,7 +36,6 @@ from . import errors
 from .errors import ApiError
 
 SIGNATURE_VERSION = "2"
-MAX_SKEW_SECONDS = REPLAY_WINDOW_SECONDS
 _TIMESTAMP = re.compile(r"^\d{1,12}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -89,7 +88,7 @@ class InstitutionSignature(AuthBase):
             raise ApiError(401, "unknown_institution", errors.UNKNOWN_INSTITUTION)
         if not _TIMESTAMP.match(timestamp):
             raise ApiError(401, "bad_timestamp", errors.BAD_TIMESTAMP)
-        if abs(time.time() - int(timestamp)) > MAX_SKEW_SECONDS:
+        if abs(time.time() - int(timestamp)) > REPLAY_WINDOW_SECONDS:
             raise ApiError(401, "stale_timestamp", errors.STALE_TIMESTAMP)
         expected = signature_for(
             secret=institution.api_secret,

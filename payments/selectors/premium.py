@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -21,6 +20,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import InsuredPerson, ResidentPremium, User
+from accounts.selectors import uuid_or_404
 from family import selectors as family_selectors
 from family.models import Authorization, Guardianship, Relationship
 
@@ -124,7 +124,7 @@ def premium_member_for_holder(*, holder: InsuredPerson, public_id) -> InsuredPer
     member = (
         InsuredPerson.objects.select_related("region")
         .filter(
-            public_id=_uuid(public_id),
+            public_id=uuid_or_404(public_id),
             authorizations_received__holder=holder,
             authorizations_received__status__in=Authorization.LIVE_STATUSES,
         )
@@ -435,13 +435,6 @@ def _check_timing(result: PremiumCheck, premium: ResidentPremium) -> Check:
 # receipts: who may see a payment
 
 
-def _uuid(value) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError as exc:
-        raise Http404 from exc
-
-
 def _visible_to(*, user: User, at: dt.datetime) -> Q:
     """The holder who paid (their login made it), a holder whose account paid a line, the member,
     and the member's registered guardian (R22). Nobody else, not even another holder of the
@@ -466,7 +459,7 @@ def premium_get_for_user(*, user: User, public_id, at: dt.datetime | None = None
         .prefetch_related(
             Prefetch("lines", queryset=PremiumPaymentLine.objects.select_related("payer"))
         )
-        .filter(_visible_to(user=user, at=at or timezone.now()), public_id=_uuid(public_id))
+        .filter(_visible_to(user=user, at=at or timezone.now()), public_id=uuid_or_404(public_id))
         .first()
     )
     if payment is None:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import Prefetch
 
 from accounts.models import InsuredPerson
+from accounts.selectors import uuid_or_none
 
 from ..models import Institution, Refund, Settlement, SettlementLine
 
@@ -19,9 +18,8 @@ def patient_by_id_number(*, id_number: str) -> InsuredPerson | None:
 def settlement_get_for_institution(*, institution: Institution, public_id) -> Settlement | None:
     """A settlement of this institution with its lines and payers in payment order (two
     queries, whatever the number of lines); None for an unknown id or another's settlement."""
-    try:
-        public_id = uuid.UUID(str(public_id))
-    except ValueError:
+    public_id = uuid_or_none(public_id)
+    if public_id is None:
         return None
     lines = SettlementLine.objects.select_related("payer").order_by("position")
     return (

@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _g
 
 from accounts.models import InsuredPerson, User
+from accounts.selectors import person_for_user
 from family import selectors as family_selectors
 
 from ..models import (
@@ -261,7 +262,7 @@ def paid_for_rows(rows: Iterable[tuple]) -> list[PaidForRow]:
 def ward_get_for_user(*, user: User, public_id: UUID, at: dt.datetime | None = None):
     """A person the logged-in citizen acts for (R22: a registered ward, or a minor they bind as
     holder, as `family.selectors.wards_for` says); anyone else is a 404."""
-    person = family_selectors.person_for_user(user=user)
+    person = person_for_user(user=user)
     if person is None:
         raise Http404
     for ward in family_selectors.wards_for(person=person, at=at or timezone.now()):

@@ -20,7 +20,7 @@ from .institutions import (  # noqa: F401
     institution_designation_set,
     institution_secret_rotate,
 )
-from .ledger import bureau_account, personal_account_for, transaction_post  # noqa: F401
+from .ledger import personal_account_for  # noqa: F401
 from .premium import premium_commitment_text, premium_pay  # noqa: F401
 from .reconcile import ledger_reconcile  # noqa: F401
 from .settlement import settlement_create, settlement_refund  # noqa: F401

@@ -30,6 +30,7 @@ from django.views.generic import TemplateView
 
 from accounts.models import AuditEntry
 from accounts.pdf import pdf_from_html
+from accounts.staff import page_context
 from family.views.binding import CitizenMixin
 
 from .. import selectors, services
@@ -76,11 +77,7 @@ class PremiumListView(PremiumMixin, TemplateView):
         context.update(
             {
                 "person": self.person,
-                "page_obj": page,
-                "page_range": page.paginator.get_elided_page_range(
-                    page.number, on_each_side=1, on_ends=1
-                ),
-                "ellipsis": Paginator.ELLIPSIS,
+                **page_context(page),
                 "payments": list(page.object_list),
             }
         )

@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from accounts.staff import page_context
 from family import selectors as family_selectors
 from family.views.binding import CitizenMixin
 
@@ -80,7 +81,7 @@ def statement_csv_response(*, entries: Iterable[StatementEntry], file_stem: str)
 
 def statement_context(*, request, account, base_url: str) -> dict:
     """What the statement template needs for one account: the filter form, a page of entries
-    and the CSV link. Shared by the citizen page and the staff page in the admin."""
+    and the CSV link. Shared by the citizen page and the staff statement in the admin."""
     form = StatementFilterForm(request.GET or None)
     context = {"form": form, "statement_url": base_url}
     if form.is_bound and not form.is_valid():
@@ -92,11 +93,7 @@ def statement_context(*, request, account, base_url: str) -> dict:
     context.update(
         {
             "show_results": True,
-            "page_obj": page,
-            "page_range": page.paginator.get_elided_page_range(
-                page.number, on_each_side=1, on_ends=1
-            ),
-            "ellipsis": Paginator.ELLIPSIS,
+            **page_context(page),
             "entries": [
                 (entry, signed_amount(entry.amount))
                 for entry in selectors.entries_with_counterparts(
@@ -134,6 +131,19 @@ class StatementView(CitizenMixin, TemplateView):
         return context
 
 
+def statement_csv(*, request, account, page_url: str) -> HttpResponse:
+    """The filtered entries of one account as CSV (every entry, not one page); an invalid filter
+    goes back to the page, which shows what is wrong with it. Shared with the admin."""
+    form = StatementFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return redirect(f"{page_url}?{request.GET.urlencode()}")
+    legs = selectors.statement_legs(account=account, **form.filters)
+    return statement_csv_response(
+        entries=selectors.statement_entries_all(legs=legs, account=account),
+        file_stem=_g("个人账户明细"),
+    )
+
+
 class StatementCsvView(CitizenMixin, View):
     """The filtered entries of my own account as CSV (every entry, not one page)."""
 
@@ -144,14 +154,8 @@ class StatementCsvView(CitizenMixin, View):
             account = selectors.statement_account_for(person=person)
         if account is None:
             raise Http404
-        form = StatementFilterForm(request.GET or None)
-        if form.is_bound and not form.is_valid():
-            # The page shows what is wrong with the filter.
-            return redirect(f"{reverse('payments:statement')}?{request.GET.urlencode()}")
-        legs = selectors.statement_legs(account=account, **form.filters)
-        return statement_csv_response(
-            entries=selectors.statement_entries_all(legs=legs, account=account),
-            file_stem=_g("个人账户明细"),
+        return statement_csv(
+            request=request, account=account, page_url=reverse("payments:statement")
         )
 
 
@@ -187,11 +191,7 @@ class PaidForMeView(CitizenMixin, TemplateView):
                 "subject": subject,
                 "is_self": subject.pk == self.person.pk,
                 "wards": wards,
-                "page_obj": page,
-                "page_range": page.paginator.get_elided_page_range(
-                    page.number, on_each_side=1, on_ends=1
-                ),
-                "ellipsis": Paginator.ELLIPSIS,
+                **page_context(page),
                 "rows": selectors.paid_for_rows(page.object_list),
             }
         )

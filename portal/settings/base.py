@@ -32,7 +32,6 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "axes",
-    "formtools",
     "django_celery_beat",
     # Ours, in dependency order: accounts <- family <- payments.
     "accounts",

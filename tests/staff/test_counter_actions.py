@@ -24,7 +24,8 @@ from family.forms.counter_actions import (
     STATUS_INVALID,
 )
 from family.models import Authorization, Relationship
-from family.views.counter import ORDER_MOVED, ORDER_ROW_GONE, RELATIONSHIP_ENDED, REVOKED
+from family.views.counter import RELATIONSHIP_ENDED, REVOKED
+from family.views.member import ORDER_MOVED, ORDER_ROW_GONE
 from payments.forms.counter import COUNTER_COMMITMENT_UNCHECKED
 from payments.models import PremiumPayment
 from payments.selectors import balance_of
