@@ -4,6 +4,7 @@ told."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,6 +26,40 @@ Status = Authorization.Status
 Kind = Notification.Kind
 
 
+def _end_live(
+    authorization: Authorization,
+    *,
+    actor: User,
+    channel: str,
+    at: dt.datetime | None,
+    status: str,
+    action: str,
+    check_online_actor: Callable[[Authorization, dt.datetime], None],
+    note: str = "",
+) -> Authorization:
+    """End one live authorization at once (R15): locked, the online actor checked, both sides
+    told, and the relationship ended with its last member."""
+    check_channel(actor, channel)
+    with transaction.atomic():
+        at = at_or_now(at)
+        authorization = lock_authorization(authorization)
+        if channel == AuditEntry.Channel.ONLINE:
+            check_online_actor(authorization, at)
+        if not authorization.is_live:
+            raise ValidationError(NOT_LIVE, code="not_live")
+        end_authorization(
+            authorization,
+            status=status,
+            at=at,
+            actor=actor,
+            channel=channel,
+            action=action,
+            note=note,
+        )
+        end_relationship_if_empty(authorization.relationship, at=at, actor=actor, channel=channel)
+    return authorization
+
+
 def authorization_revoke(
     *,
     authorization: Authorization,
@@ -34,54 +69,45 @@ def authorization_revoke(
     at: dt.datetime | None = None,
 ) -> Authorization:
     """R15: the holder revokes a member at any time."""
-    check_channel(actor, channel)
-    with transaction.atomic():
-        at = at_or_now(at)
-        authorization = lock_authorization(authorization)
-        if channel == AuditEntry.Channel.ONLINE and actor.pk != authorization.holder.user_id:
+
+    def the_holder(authorization: Authorization, at: dt.datetime) -> None:
+        if actor.pk != authorization.holder.user_id:
             raise ValidationError(NOT_THE_HOLDER, code="not_the_holder")
-        if not authorization.is_live:
-            raise ValidationError(NOT_LIVE, code="not_live")
-        end_authorization(
-            authorization,
-            status=Status.REVOKED,
-            at=at,
-            actor=actor,
-            channel=channel,
-            action="authorization.revoke",
-            note=reason,
-        )
-        end_relationship_if_empty(authorization.relationship, at=at, actor=actor, channel=channel)
-    return authorization
+
+    return _end_live(
+        authorization,
+        actor=actor,
+        channel=channel,
+        at=at,
+        status=Status.REVOKED,
+        action="authorization.revoke",
+        check_online_actor=the_holder,
+        note=reason,
+    )
 
 
 def authorization_leave(
     *, authorization: Authorization, actor: User, channel: str, at: dt.datetime | None = None
 ) -> Authorization:
     """R15: the member (or their guardian, R22) leaves a relationship."""
-    check_channel(actor, channel)
-    with transaction.atomic():
-        at = at_or_now(at)
-        authorization = lock_authorization(authorization)
-        if channel == AuditEntry.Channel.ONLINE:
-            actor_person = InsuredPerson.objects.filter(user=actor).first()
-            if actor_person is None or not (
-                actor_person.pk == authorization.member_id
-                or person_acts_for(actor_person=actor_person, member=authorization.member, at=at)
-            ):
-                raise ValidationError(CONSENT_NOT_YOURS, code="consent_not_yours")
-        if not authorization.is_live:
-            raise ValidationError(NOT_LIVE, code="not_live")
-        end_authorization(
-            authorization,
-            status=Status.LEFT,
-            at=at,
-            actor=actor,
-            channel=channel,
-            action="authorization.leave",
-        )
-        end_relationship_if_empty(authorization.relationship, at=at, actor=actor, channel=channel)
-    return authorization
+
+    def the_member_or_guardian(authorization: Authorization, at: dt.datetime) -> None:
+        actor_person = InsuredPerson.objects.filter(user=actor).first()
+        if actor_person is None or not (
+            actor_person.pk == authorization.member_id
+            or person_acts_for(actor_person=actor_person, member=authorization.member, at=at)
+        ):
+            raise ValidationError(CONSENT_NOT_YOURS, code="consent_not_yours")
+
+    return _end_live(
+        authorization,
+        actor=actor,
+        channel=channel,
+        at=at,
+        status=Status.LEFT,
+        action="authorization.leave",
+        check_online_actor=the_member_or_guardian,
+    )
 
 
 def relationship_end(
