@@ -10,7 +10,7 @@ from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from family import services
 from family.models import Authorization, Relation
 from payments.services import account_credit
-from tests.family.conftest import NOW
+from tests.clock import NOW
 
 ONLINE = AuditEntry.Channel.ONLINE
 COUNTER = AuditEntry.Channel.COUNTER

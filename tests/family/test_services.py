@@ -15,6 +15,7 @@ from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from family import hooks, letters, selectors, services
 from family.models import Authorization, CommitmentLetter, Guardianship, Relation, Relationship
+from tests.clock import NOW, SHANGHAI
 from tests.factories import (
     InsuredPersonFactory,
     StaffUserFactory,
@@ -39,7 +40,6 @@ from tests.family.builders import (
     policy_set,
     req,
 )
-from tests.family.conftest import NOW, SHANGHAI
 from tests.family.letter_helpers import signature_png
 
 PERSON = InsuredPerson.Status
@@ -80,8 +80,10 @@ def child_in(region_code, birth, *, name, seq):
 # binding and its audit trail (R7, R20)
 
 
-def test_binding_writes_relationship_authorizations_letter_and_their_audit_rows(cast):  # R20
-    wang, xiaoming, desheng = cast["王建国"], cast["王小明"], cast["王德胜"]
+def test_binding_writes_relationship_authorizations_letter_and_their_audit_rows(
+    demo_unbound,
+):  # R20
+    wang, xiaoming, desheng = demo_unbound["王建国"], demo_unbound["王小明"], demo_unbound["王德胜"]
     mark = audit_mark()
     letter = bind(wang, req(xiaoming), req(desheng, Relation.PARENT, end=NOW + 30 * DAY))
 
@@ -106,26 +108,28 @@ def test_binding_writes_relationship_authorizations_letter_and_their_audit_rows(
     assert sign.after["content_hash"] == letter.content_hash
 
 
-def test_counter_binding_is_done_by_staff_and_signs_the_policys_counter_agreement(cast, staff):
+def test_counter_binding_is_done_by_staff_and_signs_the_policys_counter_agreement(
+    demo_unbound, staff
+):
     # R7 (channel recorded), R18: at the counter staff act for the holder; 659004 uses the
     # 个人账户代扣协议, 320100 the family-relationship letter.
-    letter = bind(cast["马志强"], req(cast["马小燕"]), actor=staff, channel=COUNTER)
+    letter = bind(demo_unbound["马志强"], req(demo_unbound["马小燕"]), actor=staff, channel=COUNTER)
     assert letter.kind == CommitmentLetter.Kind.WITHHOLDING_AGREEMENT
     assert (letter.channel, letter.signed_by, letter.signed_name) == (COUNTER, staff, "马志强")
-    assert Relationship.objects.get(holder=cast["马志强"]).channel == COUNTER
+    assert Relationship.objects.get(holder=demo_unbound["马志强"]).channel == COUNTER
 
-    letter = bind(cast["王建国"], req(cast["王小明"]), actor=staff, channel=COUNTER)
+    letter = bind(demo_unbound["王建国"], req(demo_unbound["王小明"]), actor=staff, channel=COUNTER)
     assert letter.kind == CommitmentLetter.Kind.RELATIONSHIP_LETTER
 
 
-def test_online_letter_kind_follows_the_policy(cast):  # R7
-    assert bind(cast["王建国"], req(cast["王小明"])).kind == "relationship_letter"
-    assert bind(cast["马志强"], req(cast["马小燕"])).kind == "mutual_aid_letter"
+def test_online_letter_kind_follows_the_policy(demo_unbound):  # R7
+    assert bind(demo_unbound["王建国"], req(demo_unbound["王小明"])).kind == "relationship_letter"
+    assert bind(demo_unbound["马志强"], req(demo_unbound["马小燕"])).kind == "mutual_aid_letter"
 
 
-def test_binding_without_members_is_refused(cast):
+def test_binding_without_members_is_refused(demo_unbound):
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"])
+        bind(demo_unbound["王建国"])
     assert exc.value.messages == messages(services.NO_MEMBERS)
 
 
@@ -134,22 +138,22 @@ def test_binding_without_members_is_refused(cast):
 
 
 @pytest.mark.parametrize("relation", Relation.values)
-def test_each_of_the_eight_relations_can_be_bound(cast, relation):  # R1
-    bind(cast["王建国"], req(cast["王小明"], relation))
-    assert live(cast["王建国"], cast["王小明"]).relation == relation
+def test_each_of_the_eight_relations_can_be_bound(demo_unbound, relation):  # R1
+    bind(demo_unbound["王建国"], req(demo_unbound["王小明"], relation))
+    assert live(demo_unbound["王建国"], demo_unbound["王小明"]).relation == relation
     assert len(Relation.values) == 8
 
 
-def test_a_relation_outside_the_eight_is_refused(cast):  # R1
+def test_a_relation_outside_the_eight_is_refused(demo_unbound):  # R1
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["王丽"], "cousin"))
+        bind(demo_unbound["王建国"], req(demo_unbound["王丽"], "cousin"))
     assert exc.value.messages == messages(services.REL_INVALID_RELATION)
     assert nothing_written()
 
 
-def test_nobody_binds_themselves(cast):  # R1
+def test_nobody_binds_themselves(demo_unbound):  # R1
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["王建国"], Relation.SPOUSE))
+        bind(demo_unbound["王建国"], req(demo_unbound["王建国"], Relation.SPOUSE))
     assert exc.value.messages == messages(services.REL_SELF)
     assert nothing_written()
 
@@ -158,91 +162,103 @@ def test_nobody_binds_themselves(cast):  # R1
 # R2 holder
 
 
-def test_a_resident_scheme_person_cannot_be_a_holder(cast):  # R2
+def test_a_resident_scheme_person_cannot_be_a_holder(demo_unbound):  # R2
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王德胜"], req(cast["王小明"], Relation.PATERNAL_GRANDCHILD))
+        bind(demo_unbound["王德胜"], req(demo_unbound["王小明"], Relation.PATERNAL_GRANDCHILD))
     assert exc.value.messages == messages(services.HOLDER_NOT_EMPLOYEE)
     assert nothing_written()
 
 
-def test_a_transferred_out_employee_cannot_be_a_holder(cast):  # R2
+def test_a_transferred_out_employee_cannot_be_a_holder(demo_unbound):  # R2
     with pytest.raises(ValidationError) as exc:
-        bind(cast["孙强"], req(cast["王小明"]))
+        bind(demo_unbound["孙强"], req(demo_unbound["王小明"]))
     assert exc.value.messages == messages(services.HOLDER_NOT_NORMAL)
 
 
-def test_a_suspended_employee_cannot_set_up(cast, staff):  # R2
+def test_a_suspended_employee_cannot_set_up(demo_unbound, staff):  # R2
     services.person_status_change(
-        person=cast["张伟"], status=PERSON.SUSPENDED, reason="欠费", actor=staff, channel=COUNTER
+        person=demo_unbound["张伟"],
+        status=PERSON.SUSPENDED,
+        reason="欠费",
+        actor=staff,
+        channel=COUNTER,
     )
     with pytest.raises(ValidationError) as exc:
-        bind(fresh(cast["张伟"]), req(cast["王小明"]))
+        bind(fresh(demo_unbound["张伟"]), req(demo_unbound["王小明"]))
     assert exc.value.messages == messages(services.HOLDER_NOT_NORMAL)
 
 
-def test_a_holder_without_a_positive_balance_cannot_set_up(cast, balances):  # R2
+def test_a_holder_without_a_positive_balance_cannot_set_up(demo_unbound, balances):  # R2
     balances["王建国"] = Decimal("0.00")
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["王小明"]))
+        bind(demo_unbound["王建国"], req(demo_unbound["王小明"]))
     assert exc.value.messages == messages(services.HOLDER_NO_BALANCE)
     with pytest.raises(ValidationError):
-        services.bind_check(holder=cast["王建国"], members=[req(cast["王小明"])], at=NOW)
+        services.bind_check(
+            holder=demo_unbound["王建国"], members=[req(demo_unbound["王小明"])], at=NOW
+        )
     assert nothing_written()
 
     balances["王建国"] = Decimal("0.01")
-    bind(cast["王建国"], req(cast["王小明"]))
-    assert live(cast["王建国"], cast["王小明"]).status == A.ACTIVE
+    bind(demo_unbound["王建国"], req(demo_unbound["王小明"]))
+    assert live(demo_unbound["王建国"], demo_unbound["王小明"]).status == A.ACTIVE
 
 
 # ---------------------------------------------------------------------------------------------
 # R3 member
 
 
-def test_a_member_not_in_normal_status_is_refused(cast):  # R3
+def test_a_member_not_in_normal_status_is_refused(demo_unbound):  # R3
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["孙强"], Relation.SIBLING))
+        bind(demo_unbound["王建国"], req(demo_unbound["孙强"], Relation.SIBLING))
     assert exc.value.messages == messages(services.MEMBER_NOT_NORMAL)
 
 
-def test_a_member_in_another_province_is_out_of_scope(cast):  # R3
+def test_a_member_in_another_province_is_out_of_scope(demo_unbound):  # R3
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["赵敏"], Relation.SIBLING))
+        bind(demo_unbound["王建国"], req(demo_unbound["赵敏"], Relation.SIBLING))
     assert exc.value.messages == messages(
         services.MEMBER_OUT_OF_SCOPE, scope=RegionPolicy.MemberScope.PROVINCE.label
     )
     with pytest.raises(ValidationError) as exc:
-        bind(cast["马志强"], req(cast["王小明"]))  # Xinjiang holder, Jiangsu child
+        bind(demo_unbound["马志强"], req(demo_unbound["王小明"]))  # Xinjiang holder, Jiangsu child
     assert exc.value.messages == messages(
         services.MEMBER_OUT_OF_SCOPE, scope=RegionPolicy.MemberScope.PROVINCE.label
     )
     assert nothing_written()
 
 
-def test_another_city_of_the_same_province_is_in_scope_and_employees_may_be_members(cast):  # R3
-    bind(cast["王建国"], req(cast["周芳"], Relation.SIBLING))  # 320200, employee scheme
-    assert live(cast["王建国"], cast["周芳"]).status == A.PENDING_CONSENT
+def test_another_city_of_the_same_province_is_in_scope_and_employees_may_be_members(
+    demo_unbound,
+):  # R3
+    bind(
+        demo_unbound["王建国"], req(demo_unbound["周芳"], Relation.SIBLING)
+    )  # 320200, employee scheme
+    assert live(demo_unbound["王建国"], demo_unbound["周芳"]).status == A.PENDING_CONSENT
 
 
-def test_member_scope_is_a_policy_setting(cast):  # R3
+def test_member_scope_is_a_policy_setting(demo_unbound):  # R3
     policy_set("320100", member_scope=RegionPolicy.MemberScope.CITY)
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["周芳"], Relation.SIBLING))
+        bind(demo_unbound["王建国"], req(demo_unbound["周芳"], Relation.SIBLING))
     assert exc.value.messages == messages(
         services.MEMBER_OUT_OF_SCOPE, scope=RegionPolicy.MemberScope.CITY.label
     )
     policy_set("320100", member_scope=RegionPolicy.MemberScope.NATIONAL)
-    bind(cast["王建国"], req(cast["赵敏"], Relation.SIBLING))  # 330100, "gradually nationwide"
-    assert live(cast["王建国"], cast["赵敏"]).is_live
+    bind(
+        demo_unbound["王建国"], req(demo_unbound["赵敏"], Relation.SIBLING)
+    )  # 330100, "gradually nationwide"
+    assert live(demo_unbound["王建国"], demo_unbound["赵敏"]).is_live
 
 
-def test_bind_check_reports_each_member_and_writes_nothing(cast):  # R1, R3
+def test_bind_check_reports_each_member_and_writes_nothing(demo_unbound):  # R1, R3
     errors = services.bind_check(
-        holder=cast["王建国"],
+        holder=demo_unbound["王建国"],
         members=[
-            req(cast["王小明"]),
-            req(cast["赵敏"], Relation.SIBLING),
-            req(cast["孙强"], Relation.SIBLING),
-            req(cast["王小明"]),
+            req(demo_unbound["王小明"]),
+            req(demo_unbound["赵敏"], Relation.SIBLING),
+            req(demo_unbound["孙强"], Relation.SIBLING),
+            req(demo_unbound["王小明"]),
         ],
         at=NOW,
     )
@@ -257,27 +273,27 @@ def test_bind_check_reports_each_member_and_writes_nothing(cast):  # R1, R3
 # R4 one relationship per holder
 
 
-def test_a_second_binding_adds_members_to_the_one_relationship(cast):  # R4
-    wang = cast["王建国"]
-    first = bind(wang, req(cast["王小明"]))
-    second = bind(wang, req(cast["王德胜"], Relation.PARENT), at=NOW + DAY)
+def test_a_second_binding_adds_members_to_the_one_relationship(demo_unbound):  # R4
+    wang = demo_unbound["王建国"]
+    first = bind(wang, req(demo_unbound["王小明"]))
+    second = bind(wang, req(demo_unbound["王德胜"], Relation.PARENT), at=NOW + DAY)
     assert Relationship.objects.filter(holder=wang).count() == 1
     assert first.relationship_id == second.relationship_id
     assert (first.purpose, second.purpose) == ("bind", "add_members")
 
 
-def test_a_member_already_in_the_relationship_cannot_be_added_again(demo_family):  # R4
+def test_a_member_already_in_the_relationship_cannot_be_added_again(demo):  # R4
     with pytest.raises(ValidationError) as exc:
-        bind(demo_family["王建国"], req(demo_family["王小明"]))
+        bind(demo["王建国"], req(demo["王小明"]))
     assert exc.value.messages == messages(services.MEMBER_ALREADY_BOUND_HERE)
     with pytest.raises(ValidationError) as exc:  # the multi-holder policy too
-        bind(demo_family["马志强"], req(demo_family["马小燕"]))
+        bind(demo["马志强"], req(demo["马小燕"]))
     assert exc.value.messages == messages(services.MEMBER_ALREADY_BOUND_HERE)
 
 
-def test_the_same_member_twice_in_one_request_is_refused(cast):  # R4
+def test_the_same_member_twice_in_one_request_is_refused(demo_unbound):  # R4
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["王小明"]), req(cast["王小明"]))
+        bind(demo_unbound["王建国"], req(demo_unbound["王小明"]), req(demo_unbound["王小明"]))
     assert exc.value.messages == messages(services.MEMBER_DUPLICATED)
     assert nothing_written()
 
@@ -286,35 +302,35 @@ def test_the_same_member_twice_in_one_request_is_refused(cast):  # R4
 # R5 exclusivity is a policy setting
 
 
-def test_exclusive_policy_a_member_bound_elsewhere_is_refused(demo_family):  # R5
+def test_exclusive_policy_a_member_bound_elsewhere_is_refused(demo):  # R5
     with pytest.raises(ValidationError) as exc:
-        bind(demo_family["李秀英"], req(demo_family["王小明"]))
+        bind(demo["李秀英"], req(demo["王小明"]))
     assert exc.value.messages == messages(services.MEMBER_IN_OTHER_RELATIONSHIP)
-    assert not Relationship.objects.filter(holder=demo_family["李秀英"]).exists()
+    assert not Relationship.objects.filter(holder=demo["李秀英"]).exists()
 
 
-def test_exclusive_policy_a_pending_request_already_holds_the_member(cast):  # R5
-    bind(cast["王建国"], req(cast["王丽"]))  # 20 years old: pending her consent
+def test_exclusive_policy_a_pending_request_already_holds_the_member(demo_unbound):  # R5
+    bind(demo_unbound["王建国"], req(demo_unbound["王丽"]))  # 20 years old: pending her consent
     with pytest.raises(ValidationError) as exc:
-        bind(cast["李秀英"], req(cast["王丽"]))
+        bind(demo_unbound["李秀英"], req(demo_unbound["王丽"]))
     assert exc.value.messages == messages(services.MEMBER_IN_OTHER_RELATIONSHIP)
 
 
-def test_exclusive_policy_a_holder_cannot_be_bound_as_member(demo_family):  # R5
+def test_exclusive_policy_a_holder_cannot_be_bound_as_member(demo):  # R5
     with pytest.raises(ValidationError) as exc:
-        bind(demo_family["张伟"], req(demo_family["王建国"], Relation.SIBLING))
+        bind(demo["张伟"], req(demo["王建国"], Relation.SIBLING))
     assert exc.value.messages == messages(services.MEMBER_IS_HOLDER_ELSEWHERE)
 
 
-def test_exclusive_policy_a_member_cannot_set_up_as_holder(cast):  # R5
-    bind(cast["王建国"], req(cast["李秀英"], Relation.SPOUSE))
+def test_exclusive_policy_a_member_cannot_set_up_as_holder(demo_unbound):  # R5
+    bind(demo_unbound["王建国"], req(demo_unbound["李秀英"], Relation.SPOUSE))
     with pytest.raises(ValidationError) as exc:
-        bind(cast["李秀英"], req(cast["王小明"]))
+        bind(demo_unbound["李秀英"], req(demo_unbound["王小明"]))
     assert exc.value.messages == messages(services.HOLDER_IS_MEMBER_ELSEWHERE)
 
 
-def test_exclusive_policy_leave_then_join_another(demo_family, staff):  # R5, R15
-    wang, li, xiaoming = demo_family["王建国"], demo_family["李秀英"], demo_family["王小明"]
+def test_exclusive_policy_leave_then_join_another(demo, staff):  # R5, R15
+    wang, li, xiaoming = demo["王建国"], demo["李秀英"], demo["王小明"]
     services.authorization_revoke(
         authorization=live(wang, xiaoming), actor=wang.user, channel=ONLINE, at=NOW
     )
@@ -323,7 +339,7 @@ def test_exclusive_policy_leave_then_join_another(demo_family, staff):  # R5, R1
 
     # the member leaves himself; his daughter (other Jiangsu city, no login) binds him at the
     # counter
-    desheng, zhou = demo_family["王德胜"], demo_family["周芳"]
+    desheng, zhou = demo["王德胜"], demo["周芳"]
     services.authorization_leave(
         authorization=live(wang, desheng), actor=desheng.user, channel=ONLINE, at=NOW
     )
@@ -331,8 +347,8 @@ def test_exclusive_policy_leave_then_join_another(demo_family, staff):  # R5, R1
     assert live(zhou, desheng).status == A.PENDING_CONSENT
 
 
-def test_multi_holder_policy_both_parents_bind_the_same_child(cast):  # R5
-    ma, guli, xiaoyan = cast["马志强"], cast["古丽娜"], cast["马小燕"]
+def test_multi_holder_policy_both_parents_bind_the_same_child(demo_unbound):  # R5
+    ma, guli, xiaoyan = demo_unbound["马志强"], demo_unbound["古丽娜"], demo_unbound["马小燕"]
     bind(ma, req(xiaoyan))
     bind(guli, req(xiaoyan), at=NOW + SECOND)
     rows = Authorization.objects.live().filter(member=xiaoyan).order_by("pk")
@@ -342,67 +358,69 @@ def test_multi_holder_policy_both_parents_bind_the_same_child(cast):  # R5
     ]
 
 
-def test_multi_holder_policy_a_holder_may_also_be_a_member(demo_family):  # R5
-    bind(demo_family["马志强"], req(demo_family["古丽娜"], Relation.SPOUSE))
-    assert live(demo_family["马志强"], demo_family["古丽娜"]).status == A.PENDING_CONSENT
-    bind(demo_family["古丽娜"], req(demo_family["马俊"]))  # still holds and adds members
-    assert live(demo_family["古丽娜"], demo_family["马俊"]).is_live
+def test_multi_holder_policy_a_holder_may_also_be_a_member(demo):  # R5
+    bind(demo["马志强"], req(demo["古丽娜"], Relation.SPOUSE))
+    assert live(demo["马志强"], demo["古丽娜"]).status == A.PENDING_CONSENT
+    bind(demo["古丽娜"], req(demo["马俊"]))  # still holds and adds members
+    assert live(demo["古丽娜"], demo["马俊"]).is_live
 
 
 # ---------------------------------------------------------------------------------------------
 # R6 windows
 
 
-def test_start_one_second_in_the_past_is_refused(cast):  # R6
+def test_start_one_second_in_the_past_is_refused(demo_unbound):  # R6
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["王小明"], start=NOW - SECOND))
+        bind(demo_unbound["王建国"], req(demo_unbound["王小明"], start=NOW - SECOND))
     assert exc.value.messages == messages(services.WINDOW_START_PAST)
     assert nothing_written()
 
 
-def test_start_now_is_accepted(cast):  # R6
-    bind(cast["王建国"], req(cast["王小明"], start=NOW))
-    assert live(cast["王建国"], cast["王小明"]).window_start == NOW
+def test_start_now_is_accepted(demo_unbound):  # R6
+    bind(demo_unbound["王建国"], req(demo_unbound["王小明"], start=NOW))
+    assert live(demo_unbound["王建国"], demo_unbound["王小明"]).window_start == NOW
 
 
-def test_without_a_start_the_window_starts_at_signing(cast):  # R6
-    letter = bind(cast["王建国"], req(cast["王小明"]))
-    assert live(cast["王建国"], cast["王小明"]).window_start == letter.signed_at == NOW
+def test_without_a_start_the_window_starts_at_signing(demo_unbound):  # R6
+    letter = bind(demo_unbound["王建国"], req(demo_unbound["王小明"]))
+    assert (
+        live(demo_unbound["王建国"], demo_unbound["王小明"]).window_start == letter.signed_at == NOW
+    )
     assert letters.FROM_SIGNING in letter.text
 
 
-def test_the_default_clock_is_now(cast, time_machine):  # R6 without at=
+def test_the_default_clock_is_now(demo_unbound, time_machine):  # R6 without at=
     time_machine.move_to(NOW, tick=False)
     with pytest.raises(ValidationError) as exc:
         services.relationship_bind(
-            holder=cast["王建国"],
-            members=[req(cast["王小明"], start=NOW - SECOND)],
+            holder=demo_unbound["王建国"],
+            members=[req(demo_unbound["王小明"], start=NOW - SECOND)],
             signature=services.Signature(name="王建国"),
-            actor=cast["王建国"].user,
+            actor=demo_unbound["王建国"].user,
             channel=ONLINE,
         )
     assert exc.value.messages == messages(services.WINDOW_START_PAST)
 
 
-def test_end_equal_to_start_is_refused(cast):  # R6
+def test_end_equal_to_start_is_refused(demo_unbound):  # R6
     start = NOW + DAY
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["王小明"], start=start, end=start))
+        bind(demo_unbound["王建国"], req(demo_unbound["王小明"], start=start, end=start))
     assert exc.value.messages == messages(services.WINDOW_END_NOT_AFTER_START)
-    bind(cast["王建国"], req(cast["王小明"], start=start, end=start + SECOND))
-    assert live(cast["王建国"], cast["王小明"]).window_end == start + SECOND
+    bind(demo_unbound["王建国"], req(demo_unbound["王小明"], start=start, end=start + SECOND))
+    assert live(demo_unbound["王建国"], demo_unbound["王小明"]).window_end == start + SECOND
 
 
-def test_an_open_end_is_allowed_without_a_policy_cap(cast):  # R6
-    letter = bind(cast["王建国"], req(cast["王小明"]))
-    assert live(cast["王建国"], cast["王小明"]).window_end is None
+def test_an_open_end_is_allowed_without_a_policy_cap(demo_unbound):  # R6
+    letter = bind(demo_unbound["王建国"], req(demo_unbound["王小明"]))
+    assert live(demo_unbound["王建国"], demo_unbound["王小明"]).window_end is None
     assert letters.OPEN_END in letter.text
 
 
-def test_a_shanghai_end_of_day_is_stored_in_utc_and_printed_in_local_time(cast):  # R6
+def test_a_shanghai_end_of_day_is_stored_in_utc_and_printed_in_local_time(demo_unbound):  # R6
     end = dt.datetime(2026, 12, 31, 23, 59, 59, tzinfo=SHANGHAI)
-    letter = bind(cast["王建国"], req(cast["王小明"], end=end))
-    auth = live(cast["王建国"], cast["王小明"])
+    letter = bind(demo_unbound["王建国"], req(demo_unbound["王小明"], end=end))
+    auth = live(demo_unbound["王建国"], demo_unbound["王小明"])
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT window_end AT TIME ZONE 'UTC' FROM family_authorization WHERE id = %s",
@@ -414,9 +432,9 @@ def test_a_shanghai_end_of_day_is_stored_in_utc_and_printed_in_local_time(cast):
     assert "至2026年12月31日 23:59:59止" in letter.text
 
 
-def test_window_change_keeps_start_and_checks_the_new_end(demo_family):  # R6, R15
-    wang = demo_family["王建国"]
-    auth = live(wang, demo_family["王小明"])
+def test_window_change_keeps_start_and_checks_the_new_end(demo):  # R6, R15
+    wang = demo["王建国"]
+    auth = live(wang, demo["王小明"])
 
     def change(end, **kw):
         return services.authorization_window_change(
@@ -438,7 +456,7 @@ def test_window_change_keeps_start_and_checks_the_new_end(demo_family):  # R6, R
     with pytest.raises(ValidationError) as exc:
         change(NOW + DAY, start=NOW + DAY)
     assert exc.value.messages == messages(services.WINDOW_END_NOT_AFTER_START)
-    assert live(wang, demo_family["王小明"]).window_end is None
+    assert live(wang, demo["王小明"]).window_end is None
 
     change(NOW + DAY)
     auth.refresh_from_db()
@@ -450,8 +468,10 @@ def test_window_change_keeps_start_and_checks_the_new_end(demo_family):  # R6, R
 # R7 commitment letter
 
 
-def test_the_letter_records_holder_members_relations_windows_version_and_signature(cast):  # R7
-    wang, xiaoming, desheng = cast["王建国"], cast["王小明"], cast["王德胜"]
+def test_the_letter_records_holder_members_relations_windows_version_and_signature(
+    demo_unbound,
+):  # R7
+    wang, xiaoming, desheng = demo_unbound["王建国"], demo_unbound["王小明"], demo_unbound["王德胜"]
     end = dt.datetime(2027, 6, 30, 23, 59, 59, tzinfo=SHANGHAI)
     letter = bind(wang, req(xiaoming), req(desheng, Relation.PARENT, start=NOW + DAY, end=end))
 
@@ -476,11 +496,11 @@ def test_the_letter_records_holder_members_relations_windows_version_and_signatu
     assert desheng.id_number not in letter.text  # identity numbers masked on paper
 
 
-def test_a_changed_window_needs_a_new_letter_and_the_old_one_stays(demo_family):  # R7, R15
-    wang = demo_family["王建国"]
+def test_a_changed_window_needs_a_new_letter_and_the_old_one_stays(demo):  # R7, R15
+    wang = demo["王建国"]
     old = CommitmentLetter.objects.get(holder=wang)
     old_text = old.text
-    auth = live(wang, demo_family["王德胜"])
+    auth = live(wang, demo["王德胜"])
     mark = audit_mark()
 
     new = services.authorization_window_change(
@@ -506,9 +526,9 @@ def test_a_changed_window_needs_a_new_letter_and_the_old_one_stays(demo_family):
     assert entry.before["window_end"] != entry.after["window_end"]
 
 
-def test_an_added_member_needs_a_new_letter_covering_everyone(demo_family):  # R7
-    wang = demo_family["王建国"]
-    letter = bind(wang, req(demo_family["王丽"]))
+def test_an_added_member_needs_a_new_letter_covering_everyone(demo):  # R7
+    wang = demo["王建国"]
+    letter = bind(wang, req(demo["王丽"]))
     assert letter.purpose == CommitmentLetter.Purpose.ADD_MEMBERS
     assert CommitmentLetter.objects.filter(holder=wang).count() == 2
     assert sorted(a.member.name for a in letter.authorizations.all()) == [
@@ -519,21 +539,21 @@ def test_an_added_member_needs_a_new_letter_covering_everyone(demo_family):  # R
     assert all(name in letter.text for name in ("王小明", "王德胜", "王丽"))
 
 
-def test_a_signature_that_is_not_the_holders_name_is_refused(cast):  # R7
+def test_a_signature_that_is_not_the_holders_name_is_refused(demo_unbound):  # R7
     mark = audit_mark()
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["王小明"]), name="王建")
+        bind(demo_unbound["王建国"], req(demo_unbound["王小明"]), name="王建")
     assert exc.value.messages == messages(services.SIGNATURE_NAME_MISMATCH)
     assert nothing_written() and actions_since(mark) == []
 
 
-def test_an_invalid_drawn_signature_is_refused_and_a_png_is_kept(cast):  # R7
+def test_an_invalid_drawn_signature_is_refused_and_a_png_is_kept(demo_unbound):  # R7
     def sign(image):
         return services.relationship_bind(
-            holder=cast["王建国"],
-            members=[req(cast["王小明"])],
+            holder=demo_unbound["王建国"],
+            members=[req(demo_unbound["王小明"])],
             signature=services.Signature(name="王建国", image=image),
-            actor=cast["王建国"].user,
+            actor=demo_unbound["王建国"].user,
             channel=ONLINE,
             at=NOW,
         )
@@ -547,9 +567,9 @@ def test_an_invalid_drawn_signature_is_refused_and_a_png_is_kept(cast):  # R7
     assert sign(png).signature_image == services.signature_image_clean(png)
 
 
-def test_a_letter_changed_since_it_was_read_is_refused_and_nothing_is_written(cast):  # R7
-    wang = cast["王建国"]
-    members = [req(cast["王小明"])]
+def test_a_letter_changed_since_it_was_read_is_refused_and_nothing_is_written(demo_unbound):  # R7
+    wang = demo_unbound["王建国"]
+    members = [req(demo_unbound["王小明"])]
     _version, text = services.letter_preview_for_binding(
         holder=wang, members=members, channel=ONLINE
     )
@@ -563,24 +583,28 @@ def test_a_letter_changed_since_it_was_read_is_refused_and_nothing_is_written(ca
     assert letter.text == text
 
 
-def test_online_only_the_holders_own_login_signs(cast):  # R7, R22
+def test_online_only_the_holders_own_login_signs(demo_unbound):  # R7, R22
     with pytest.raises(ValidationError) as exc:
-        bind(cast["王建国"], req(cast["王小明"]), actor=cast["李秀英"].user)
+        bind(demo_unbound["王建国"], req(demo_unbound["王小明"]), actor=demo_unbound["李秀英"].user)
     assert exc.value.messages == messages(services.NOT_THE_HOLDER)
     with pytest.raises(ValidationError) as exc:  # 周芳 never activated: nobody signs online
-        bind(cast["周芳"], req(cast["王德胜"], Relation.PARENT), actor=cast["王建国"].user)
+        bind(
+            demo_unbound["周芳"],
+            req(demo_unbound["王德胜"], Relation.PARENT),
+            actor=demo_unbound["王建国"].user,
+        )
     assert exc.value.messages == messages(services.NOT_THE_HOLDER)
     with pytest.raises(ValidationError) as exc:  # a citizen cannot act "at the counter"
-        bind(cast["王建国"], req(cast["王小明"]), channel=COUNTER)
+        bind(demo_unbound["王建国"], req(demo_unbound["王小明"]), channel=COUNTER)
     assert exc.value.messages == messages(services.NOT_THE_HOLDER)
     assert nothing_written()
 
 
-def test_a_window_change_is_signed_by_the_holder_only(demo_family):  # R7
-    auth = live(demo_family["王建国"], demo_family["王小明"])
+def test_a_window_change_is_signed_by_the_holder_only(demo):  # R7
+    auth = live(demo["王建国"], demo["王小明"])
     for actor, name, message in [
-        (demo_family["李秀英"].user, "王建国", services.NOT_THE_HOLDER),
-        (demo_family["王建国"].user, "李秀英", services.SIGNATURE_NAME_MISMATCH),
+        (demo["李秀英"].user, "王建国", services.NOT_THE_HOLDER),
+        (demo["王建国"].user, "李秀英", services.SIGNATURE_NAME_MISMATCH),
     ]:
         with pytest.raises(ValidationError) as exc:
             services.authorization_window_change(
@@ -593,30 +617,30 @@ def test_a_window_change_is_signed_by_the_holder_only(demo_family):  # R7
                 at=NOW,
             )
         assert exc.value.messages == messages(message)
-    assert live(demo_family["王建国"], demo_family["王小明"]).window_end is None
-    assert CommitmentLetter.objects.filter(holder=demo_family["王建国"]).count() == 1
+    assert live(demo["王建国"], demo["王小明"]).window_end is None
+    assert CommitmentLetter.objects.filter(holder=demo["王建国"]).count() == 1
 
 
 # ---------------------------------------------------------------------------------------------
 # R8 consent
 
 
-def test_under_sixteen_joins_at_once_without_consent(cast):  # R8
-    letter = bind(cast["王建国"], req(cast["王小明"], start=NOW + DAY))
+def test_under_sixteen_joins_at_once_without_consent(demo_unbound):  # R8
+    letter = bind(demo_unbound["王建国"], req(demo_unbound["王小明"], start=NOW + DAY))
     auth = letter.authorizations.get()
     assert (auth.status, auth.consent_needed, auth.consent_deadline) == (A.SCHEDULED, False, None)
 
 
-def test_consent_age_is_counted_on_the_local_day_of_binding(cast):  # R8
+def test_consent_age_is_counted_on_the_local_day_of_binding(demo_unbound):  # R8
     born_16_today = child_in("320100", dt.date(2010, 11, 23), name="满十六", seq=501)
     born_tomorrow = child_in("320100", dt.date(2010, 11, 24), name="差一天", seq=503)
-    bind(cast["王建国"], req(born_16_today), req(born_tomorrow))
-    assert live(cast["王建国"], born_16_today).status == A.PENDING_CONSENT
-    assert live(cast["王建国"], born_tomorrow).status == A.ACTIVE
+    bind(demo_unbound["王建国"], req(born_16_today), req(born_tomorrow))
+    assert live(demo_unbound["王建国"], born_16_today).status == A.PENDING_CONSENT
+    assert live(demo_unbound["王建国"], born_tomorrow).status == A.ACTIVE
 
 
-def test_from_sixteen_the_member_must_consent_with_their_password(cast):  # R8, R20
-    wang, wangli = cast["王建国"], cast["王丽"]
+def test_from_sixteen_the_member_must_consent_with_their_password(demo_unbound):  # R8, R20
+    wang, wangli = demo_unbound["王建国"], demo_unbound["王丽"]
     bind(wang, req(wangli))
     auth = live(wang, wangli)
     assert (auth.status, auth.consent_needed) == (A.PENDING_CONSENT, True)
@@ -641,8 +665,8 @@ def test_from_sixteen_the_member_must_consent_with_their_password(cast):  # R8, 
     assert selectors.authorizations_usable_for(member=wangli, at=NOW + DAY) == [auth]
 
 
-def test_a_member_may_decline(cast):  # R8
-    wang, wangli = cast["王建国"], cast["王丽"]
+def test_a_member_may_decline(demo_unbound):  # R8
+    wang, wangli = demo_unbound["王建国"], demo_unbound["王丽"]
     bind(wang, req(wangli))
     auth = live(wang, wangli)
     mark = audit_mark()
@@ -655,8 +679,8 @@ def test_a_member_may_decline(cast):  # R8
     assert relationship.end_reason == Relationship.EndReason.NO_MEMBERS
 
 
-def test_a_wrong_password_changes_nothing(cast):  # R8
-    wang, wangli = cast["王建国"], cast["王丽"]
+def test_a_wrong_password_changes_nothing(demo_unbound):  # R8
+    wang, wangli = demo_unbound["王建国"], demo_unbound["王丽"]
     bind(wang, req(wangli))
     auth = live(wang, wangli)
     mark = audit_mark()
@@ -668,8 +692,8 @@ def test_a_wrong_password_changes_nothing(cast):  # R8
     assert actions_since(mark) == []
 
 
-def test_consent_is_possible_until_the_deadline_and_refused_after(cast):  # R8
-    wang, wangli, desheng = cast["王建国"], cast["王丽"], cast["王德胜"]
+def test_consent_is_possible_until_the_deadline_and_refused_after(demo_unbound):  # R8
+    wang, wangli, desheng = demo_unbound["王建国"], demo_unbound["王丽"], demo_unbound["王德胜"]
     bind(wang, req(wangli), req(desheng, Relation.PARENT))
     deadline = NOW + 7 * DAY
     with pytest.raises(ValidationError) as exc:
@@ -681,11 +705,11 @@ def test_consent_is_possible_until_the_deadline_and_refused_after(cast):  # R8
     assert live(wang, desheng).status == A.ACTIVE
 
 
-def test_unanswered_requests_lapse_once_and_are_audited(cast):  # R8, R20
-    wang, wangli = cast["王建国"], cast["王丽"]
-    bind(wang, req(wangli), req(cast["王德胜"], Relation.PARENT))
+def test_unanswered_requests_lapse_once_and_are_audited(demo_unbound):  # R8, R20
+    wang, wangli = demo_unbound["王建国"], demo_unbound["王丽"]
+    bind(wang, req(wangli), req(demo_unbound["王德胜"], Relation.PARENT))
     deadline = NOW + 7 * DAY
-    answer(live(wang, cast["王德胜"]), cast["王德胜"], at=NOW + DAY)
+    answer(live(wang, demo_unbound["王德胜"]), demo_unbound["王德胜"], at=NOW + DAY)
 
     assert services.consents_lapse(at=deadline) == 0  # not overdue at the deadline itself
     mark = audit_mark()
@@ -706,23 +730,25 @@ def test_unanswered_requests_lapse_once_and_are_audited(cast):  # R8, R20
     assert exc.value.messages == messages(services.CONSENT_NOT_PENDING)
 
 
-def test_a_lapse_that_empties_the_relationship_ends_it(cast):  # R8
-    bind(cast["王建国"], req(cast["王丽"]))
+def test_a_lapse_that_empties_the_relationship_ends_it(demo_unbound):  # R8
+    bind(demo_unbound["王建国"], req(demo_unbound["王丽"]))
     mark = audit_mark()
     assert services.consents_lapse(at=NOW + 8 * DAY) == 1
     assert actions_since(mark) == ["authorization.lapse", "relationship.end"]
-    assert Relationship.objects.get(holder=cast["王建国"]).status == Relationship.Status.ENDED
+    assert (
+        Relationship.objects.get(holder=demo_unbound["王建国"]).status == Relationship.Status.ENDED
+    )
 
 
-def test_a_stranger_cannot_answer(cast):  # R8, R22
-    bind(cast["王建国"], req(cast["王丽"]))
+def test_a_stranger_cannot_answer(demo_unbound):  # R8, R22
+    bind(demo_unbound["王建国"], req(demo_unbound["王丽"]))
     with pytest.raises(ValidationError) as exc:
-        answer(live(cast["王建国"], cast["王丽"]), cast["张伟"])
+        answer(live(demo_unbound["王建国"], demo_unbound["王丽"]), demo_unbound["张伟"])
     assert exc.value.messages == messages(services.CONSENT_NOT_YOURS)
     with pytest.raises(ValidationError) as exc:  # not the holder either
-        answer(live(cast["王建国"], cast["王丽"]), cast["王建国"])
+        answer(live(demo_unbound["王建国"], demo_unbound["王丽"]), demo_unbound["王建国"])
     assert exc.value.messages == messages(services.CONSENT_NOT_YOURS)
-    assert live(cast["王建国"], cast["王丽"]).status == A.PENDING_CONSENT
+    assert live(demo_unbound["王建国"], demo_unbound["王丽"]).status == A.PENDING_CONSENT
 
 
 # ---------------------------------------------------------------------------------------------
@@ -742,32 +768,34 @@ def _register_guardian(guardian, ward, staff, **kw):
     )
 
 
-def test_guardianship_is_registered_and_audited(cast, staff):  # R22, R20
+def test_guardianship_is_registered_and_audited(demo_unbound, staff):  # R22, R20
     mark = audit_mark()
-    guardianship = _register_guardian(cast["王丽"], cast["王德胜"], staff)
+    guardianship = _register_guardian(demo_unbound["王丽"], demo_unbound["王德胜"], staff)
     entry = AuditEntry.objects.get(id__gt=mark)
     assert (entry.action, entry.actor, entry.channel, entry.person) == (
         "guardianship.register",
         staff,
         COUNTER,
-        cast["王德胜"],
+        demo_unbound["王德胜"],
     )
     assert entry.object_id == str(guardianship.public_id)
 
 
-def test_nobody_is_their_own_guardian(cast, staff):  # R22
+def test_nobody_is_their_own_guardian(demo_unbound, staff):  # R22
     with pytest.raises(ValidationError) as exc:
-        _register_guardian(cast["王丽"], cast["王丽"], staff)
+        _register_guardian(demo_unbound["王丽"], demo_unbound["王丽"], staff)
     assert exc.value.messages == messages(services.GUARDIAN_SELF)
     with pytest.raises(ValidationError):  # dates out of order
-        _register_guardian(cast["王丽"], cast["王德胜"], staff, valid_until=dt.date(2025, 12, 31))
+        _register_guardian(
+            demo_unbound["王丽"], demo_unbound["王德胜"], staff, valid_until=dt.date(2025, 12, 31)
+        )
     assert not Guardianship.objects.exists()
 
 
 def test_a_guardian_answers_for_an_incapacitated_adult_and_the_member_alone_cannot(
-    cast, staff
+    demo_unbound, staff
 ):  # R8, R22
-    wang, desheng, wangli = cast["王建国"], cast["王德胜"], cast["王丽"]
+    wang, desheng, wangli = demo_unbound["王建国"], demo_unbound["王德胜"], demo_unbound["王丽"]
     _register_guardian(wangli, desheng, staff)
     bind(wang, req(desheng, Relation.PARENT))
     auth = live(wang, desheng)
@@ -784,18 +812,22 @@ def test_a_guardian_answers_for_an_incapacitated_adult_and_the_member_alone_cann
     assert (entry.actor, entry.person) == (wangli.user, desheng)
 
 
-def test_an_expired_guardianship_gives_no_right_to_answer(cast, staff):  # R22
-    _register_guardian(cast["王丽"], cast["王德胜"], staff, valid_until=dt.date(2026, 11, 22))
-    bind(cast["王建国"], req(cast["王德胜"], Relation.PARENT))
+def test_an_expired_guardianship_gives_no_right_to_answer(demo_unbound, staff):  # R22
+    _register_guardian(
+        demo_unbound["王丽"], demo_unbound["王德胜"], staff, valid_until=dt.date(2026, 11, 22)
+    )
+    bind(demo_unbound["王建国"], req(demo_unbound["王德胜"], Relation.PARENT))
     with pytest.raises(ValidationError) as exc:
-        answer(live(cast["王建国"], cast["王德胜"]), cast["王丽"])
+        answer(live(demo_unbound["王建国"], demo_unbound["王德胜"]), demo_unbound["王丽"])
     assert exc.value.messages == messages(services.CONSENT_NOT_YOURS)
-    answer(live(cast["王建国"], cast["王德胜"]), cast["王德胜"])  # capable again: he answers
-    assert live(cast["王建国"], cast["王德胜"]).status == A.ACTIVE
+    answer(
+        live(demo_unbound["王建国"], demo_unbound["王德胜"]), demo_unbound["王德胜"]
+    )  # capable again: he answers
+    assert live(demo_unbound["王建国"], demo_unbound["王德胜"]).status == A.ACTIVE
 
 
-def test_a_guardian_may_take_the_ward_out(demo_family, staff):  # R15, R22
-    wang, desheng, wangli = demo_family["王建国"], demo_family["王德胜"], demo_family["王丽"]
+def test_a_guardian_may_take_the_ward_out(demo, staff):  # R15, R22
+    wang, desheng, wangli = demo["王建国"], demo["王德胜"], demo["王丽"]
     _register_guardian(wangli, desheng, staff)
     services.authorization_leave(
         authorization=live(wang, desheng), actor=wangli.user, channel=ONLINE, at=NOW
@@ -807,8 +839,8 @@ def test_a_guardian_may_take_the_ward_out(demo_family, staff):  # R15, R22
 # R10 deduction order
 
 
-def test_for_a_minor_a_holder_sets_the_order(demo_family):  # R10, R20
-    ma, guli, xiaoyan = demo_family["马志强"], demo_family["古丽娜"], demo_family["马小燕"]
+def test_for_a_minor_a_holder_sets_the_order(demo):  # R10, R20
+    ma, guli, xiaoyan = demo["马志强"], demo["古丽娜"], demo["马小燕"]
     by_ma, by_guli = live(ma, xiaoyan), live(guli, xiaoyan)
     assert (by_ma.deduction_position, by_guli.deduction_position) == (1, 2)
     mark = audit_mark()
@@ -830,8 +862,8 @@ def test_for_a_minor_a_holder_sets_the_order(demo_family):  # R10, R20
     assert entry.after == {str(by_guli.public_id): 1, str(by_ma.public_id): 2}
 
 
-def test_an_adult_member_sets_their_own_order_and_a_holder_cannot(demo_family):  # R10
-    ma, guli, jun = demo_family["马志强"], demo_family["古丽娜"], demo_family["马俊"]
+def test_an_adult_member_sets_their_own_order_and_a_holder_cannot(demo):  # R10
+    ma, guli, jun = demo["马志强"], demo["古丽娜"], demo["马俊"]
     bind(ma, req(jun))
     bind(guli, req(jun), at=NOW + SECOND)
     user = citizen_activate(
@@ -857,8 +889,8 @@ def test_an_adult_member_sets_their_own_order_and_a_holder_cannot(demo_family): 
     ]
 
 
-def test_a_guardian_sets_the_order_for_an_incapacitated_adult(demo_family, staff):  # R10, R22
-    ma, guli, jun = demo_family["马志强"], demo_family["古丽娜"], demo_family["马俊"]
+def test_a_guardian_sets_the_order_for_an_incapacitated_adult(demo, staff):  # R10, R22
+    ma, guli, jun = demo["马志强"], demo["古丽娜"], demo["马俊"]
     citizen_activate(
         id_number=jun.id_number, name=jun.name, phone=jun.phone, password=CITIZEN_PASSWORD
     )
@@ -880,25 +912,25 @@ def test_a_guardian_sets_the_order_for_an_incapacitated_adult(demo_family, staff
     assert live(guli, jun).deduction_position == 1
 
 
-def test_a_stranger_cannot_set_the_order(demo_family):  # R10
-    xiaoyan = demo_family["马小燕"]
+def test_a_stranger_cannot_set_the_order(demo):  # R10
+    xiaoyan = demo["马小燕"]
     ordered = selectors.deduction_order_for(member=xiaoyan)
     for stranger in ("张伟", "王建国"):
         with pytest.raises(ValidationError) as exc:
             services.deduction_order_set(
                 member=xiaoyan,
                 ordered=ordered,
-                actor=demo_family[stranger].user,
+                actor=demo[stranger].user,
                 channel=ONLINE,
                 at=NOW,
             )
         assert exc.value.messages == messages(services.ORDER_NOT_ALLOWED)
 
 
-def test_the_order_must_list_every_live_authorization_once(demo_family):  # R10
-    ma, guli, xiaoyan = demo_family["马志强"], demo_family["古丽娜"], demo_family["马小燕"]
+def test_the_order_must_list_every_live_authorization_once(demo):  # R10
+    ma, guli, xiaoyan = demo["马志强"], demo["古丽娜"], demo["马小燕"]
     by_ma, by_guli = live(ma, xiaoyan), live(guli, xiaoyan)
-    stranger = live(demo_family["王建国"], demo_family["王小明"])
+    stranger = live(demo["王建国"], demo["王小明"])
     for ordered in ([by_ma], [by_ma, by_ma], [by_ma, by_guli, stranger], [by_ma, stranger]):
         with pytest.raises(ValidationError) as exc:
             services.deduction_order_set(
@@ -911,8 +943,8 @@ def test_the_order_must_list_every_live_authorization_once(demo_family):  # R10
     )
 
 
-def test_moving_a_holder_up_or_down(demo_family):  # R10
-    ma, guli, xiaoyan = demo_family["马志强"], demo_family["古丽娜"], demo_family["马小燕"]
+def test_moving_a_holder_up_or_down(demo):  # R10
+    ma, guli, xiaoyan = demo["马志强"], demo["古丽娜"], demo["马小燕"]
 
     def order():
         return [a.holder.name for a in selectors.deduction_order_for(member=xiaoyan)]
@@ -932,8 +964,8 @@ def test_moving_a_holder_up_or_down(demo_family):  # R10
     assert AuditEntry.objects.filter(action="member.deduction_order").count() == 1 + 3  # + seed
 
 
-def test_an_ended_authorization_gives_up_its_position(demo_family):  # R10
-    ma, guli, xiaoyan = demo_family["马志强"], demo_family["古丽娜"], demo_family["马小燕"]
+def test_an_ended_authorization_gives_up_its_position(demo):  # R10
+    ma, guli, xiaoyan = demo["马志强"], demo["古丽娜"], demo["马小燕"]
     services.authorization_revoke(
         authorization=live(ma, xiaoyan), actor=ma.user, channel=ONLINE, at=NOW
     )
@@ -950,9 +982,9 @@ def test_an_ended_authorization_gives_up_its_position(demo_family):  # R10
 
 @pytest.mark.parametrize("status", [PERSON.TRANSFERRED, PERSON.TERMINATED])
 def test_a_holder_transferred_or_terminated_ends_everything_they_hold(
-    demo_family, staff, status
+    demo, staff, status
 ):  # R14, R20
-    wang = demo_family["王建国"]
+    wang = demo["王建国"]
     mark = audit_mark()
     services.person_status_change(
         person=wang, status=status, reason="转往外省", actor=staff, channel=COUNTER, at=NOW
@@ -979,24 +1011,22 @@ def test_a_holder_transferred_or_terminated_ends_everything_they_hold(
     assert entries[0].before["reason"] == "转往外省"
     assert entries[0].after["status"] == status
     assert {(e.actor, e.channel) for e in entries} == {(staff, COUNTER)}
-    assert selectors.authorizations_usable_for(member=demo_family["王小明"], at=NOW) == []
+    assert selectors.authorizations_usable_for(member=demo["王小明"], at=NOW) == []
 
 
 @pytest.mark.parametrize("status", [PERSON.TRANSFERRED, PERSON.TERMINATED])
-def test_a_member_transferred_or_terminated_ends_their_authorizations(
-    demo_family, staff, status
-):  # R14
-    wang = demo_family["王建国"]
+def test_a_member_transferred_or_terminated_ends_their_authorizations(demo, staff, status):  # R14
+    wang = demo["王建国"]
     services.person_status_change(
-        person=demo_family["王小明"], status=status, reason="", actor=staff, channel=COUNTER, at=NOW
+        person=demo["王小明"], status=status, reason="", actor=staff, channel=COUNTER, at=NOW
     )
-    assert Authorization.objects.get(member=demo_family["王小明"]).status == A.TERMINATED
+    assert Authorization.objects.get(member=demo["王小明"]).status == A.TERMINATED
     relationship = Relationship.objects.get(holder=wang)
     assert relationship.status == Relationship.Status.ACTIVE  # 王德胜 is still in it
 
     mark = audit_mark()
     services.person_status_change(
-        person=demo_family["王德胜"], status=status, reason="", actor=None, channel=SYSTEM, at=NOW
+        person=demo["王德胜"], status=status, reason="", actor=None, channel=SYSTEM, at=NOW
     )
     assert actions_since(mark) == [
         "person.status_change",
@@ -1010,8 +1040,8 @@ def test_a_member_transferred_or_terminated_ends_their_authorizations(
     )
 
 
-def test_a_member_of_several_holders_leaving_the_region_ends_both_bindings(demo_family):  # R14
-    xiaoyan = demo_family["马小燕"]
+def test_a_member_of_several_holders_leaving_the_region_ends_both_bindings(demo):  # R14
+    xiaoyan = demo["马小燕"]
     services.person_status_change(
         person=xiaoyan, status=PERSON.TRANSFERRED, reason="", actor=None, channel=SYSTEM, at=NOW
     )
@@ -1021,28 +1051,28 @@ def test_a_member_of_several_holders_leaving_the_region_ends_both_bindings(demo_
         ("古丽娜", A.TERMINATED, None),
     }
     assert set(
-        Relationship.objects.filter(
-            holder__in=[demo_family["马志强"], demo_family["古丽娜"]]
-        ).values_list("status", flat=True)
+        Relationship.objects.filter(holder__in=[demo["马志强"], demo["古丽娜"]]).values_list(
+            "status", flat=True
+        )
     ) == {Relationship.Status.ENDED}
 
 
-def test_one_of_two_holders_terminated_leaves_the_other_paying(demo_family):  # R14, R9
-    ma, xiaoyan = demo_family["马志强"], demo_family["马小燕"]
+def test_one_of_two_holders_terminated_leaves_the_other_paying(demo):  # R14, R9
+    ma, xiaoyan = demo["马志强"], demo["马小燕"]
     services.person_status_change(
         person=ma, status=PERSON.TERMINATED, reason="死亡", actor=None, channel=SYSTEM, at=NOW
     )
-    assert live(demo_family["古丽娜"], xiaoyan).status == A.ACTIVE
+    assert live(demo["古丽娜"], xiaoyan).status == A.ACTIVE
     usable = selectors.authorizations_usable_for(member=xiaoyan, at=NOW)
     assert [a.holder.name for a in usable] == ["古丽娜"]
 
 
 @pytest.mark.parametrize("who", ["王建国", "王小明"])
-def test_suspension_ends_nothing_but_the_account_cannot_be_used(demo_family, who):  # R14
-    xiaoming = demo_family["王小明"]
+def test_suspension_ends_nothing_but_the_account_cannot_be_used(demo, who):  # R14
+    xiaoming = demo["王小明"]
     before = list(Authorization.objects.order_by("pk").values_list("status", "ended_at"))
     services.person_status_change(
-        person=demo_family[who],
+        person=demo[who],
         status=PERSON.SUSPENDED,
         reason="欠费",
         actor=None,
@@ -1050,30 +1080,32 @@ def test_suspension_ends_nothing_but_the_account_cannot_be_used(demo_family, who
         at=NOW,
     )
     assert list(Authorization.objects.order_by("pk").values_list("status", "ended_at")) == before
-    assert Relationship.objects.get(holder=demo_family["王建国"]).status == "active"
+    assert Relationship.objects.get(holder=demo["王建国"]).status == "active"
     assert selectors.authorizations_usable_for(member=xiaoming, at=NOW) == []
-    assert selectors.state_label(live(demo_family["王建国"], xiaoming), NOW) == str(
-        selectors.SUSPENDED
-    )
+    assert selectors.state_label(live(demo["王建国"], xiaoming), NOW) == str(selectors.SUSPENDED)
 
     services.person_status_change(
-        person=demo_family[who], status=PERSON.NORMAL, reason="补缴", actor=None, channel=SYSTEM
+        person=demo[who], status=PERSON.NORMAL, reason="补缴", actor=None, channel=SYSTEM
     )
     assert len(selectors.authorizations_usable_for(member=xiaoming, at=NOW)) == 1
 
 
-def test_a_status_that_does_not_change_is_refused(cast):  # R14
+def test_a_status_that_does_not_change_is_refused(demo_unbound):  # R14
     mark = audit_mark()
     with pytest.raises(ValidationError) as exc:
         services.person_status_change(
-            person=cast["王建国"], status=PERSON.NORMAL, reason="", actor=None, channel=SYSTEM
+            person=demo_unbound["王建国"],
+            status=PERSON.NORMAL,
+            reason="",
+            actor=None,
+            channel=SYSTEM,
         )
     assert exc.value.messages == messages(services.STATUS_UNCHANGED)
     assert actions_since(mark) == []
 
 
-def test_terminating_relationships_twice_ends_nothing_more(demo_family):  # R14
-    wang = demo_family["王建国"]
+def test_terminating_relationships_twice_ends_nothing_more(demo):  # R14
+    wang = demo["王建国"]
     services.person_status_change(
         person=wang, status=PERSON.TRANSFERRED, reason="", actor=None, channel=SYSTEM, at=NOW
     )
@@ -1089,8 +1121,8 @@ def test_terminating_relationships_twice_ends_nothing_more(demo_family):  # R14
 # R15 revoke, leave, end, records
 
 
-def test_the_holder_revokes_one_member_and_the_relationship_goes_on(demo_family):  # R15, R20
-    wang, xiaoming = demo_family["王建国"], demo_family["王小明"]
+def test_the_holder_revokes_one_member_and_the_relationship_goes_on(demo):  # R15, R20
+    wang, xiaoming = demo["王建国"], demo["王小明"]
     auth = live(wang, xiaoming)
     mark = audit_mark()
     services.authorization_revoke(
@@ -1110,23 +1142,23 @@ def test_the_holder_revokes_one_member_and_the_relationship_goes_on(demo_family)
     assert list(selectors.records_for(person=xiaoming)) == [auth]  # still queryable
 
 
-def test_revoking_the_last_member_ends_the_relationship(demo_family):  # R15
-    wang = demo_family["王建国"]
+def test_revoking_the_last_member_ends_the_relationship(demo):  # R15
+    wang = demo["王建国"]
     for name in ("王小明", "王德胜"):
         mark = audit_mark()
         services.authorization_revoke(
-            authorization=live(wang, demo_family[name]), actor=wang.user, channel=ONLINE, at=NOW
+            authorization=live(wang, demo[name]), actor=wang.user, channel=ONLINE, at=NOW
         )
     assert actions_since(mark) == ["authorization.revoke", "relationship.end"]
     assert Relationship.objects.get(holder=wang).end_reason == Relationship.EndReason.NO_MEMBERS
 
 
-def test_only_the_holder_revokes_and_only_once(demo_family):  # R15
-    wang, xiaoming = demo_family["王建国"], demo_family["王小明"]
+def test_only_the_holder_revokes_and_only_once(demo):  # R15
+    wang, xiaoming = demo["王建国"], demo["王小明"]
     auth = live(wang, xiaoming)
     with pytest.raises(ValidationError) as exc:
         services.authorization_revoke(
-            authorization=auth, actor=demo_family["李秀英"].user, channel=ONLINE, at=NOW
+            authorization=auth, actor=demo["李秀英"].user, channel=ONLINE, at=NOW
         )
     assert exc.value.messages == messages(services.NOT_THE_HOLDER)
     services.authorization_revoke(authorization=auth, actor=wang.user, channel=ONLINE, at=NOW)
@@ -1135,12 +1167,12 @@ def test_only_the_holder_revokes_and_only_once(demo_family):  # R15
     assert exc.value.messages == messages(services.NOT_LIVE)
 
 
-def test_a_member_leaves_and_a_stranger_cannot_make_them(demo_family):  # R15, R20
-    wang, desheng = demo_family["王建国"], demo_family["王德胜"]
+def test_a_member_leaves_and_a_stranger_cannot_make_them(demo):  # R15, R20
+    wang, desheng = demo["王建国"], demo["王德胜"]
     auth = live(wang, desheng)
     with pytest.raises(ValidationError) as exc:
         services.authorization_leave(
-            authorization=auth, actor=demo_family["张伟"].user, channel=ONLINE, at=NOW
+            authorization=auth, actor=demo["张伟"].user, channel=ONLINE, at=NOW
         )
     assert exc.value.messages == messages(services.CONSENT_NOT_YOURS)
     mark = audit_mark()
@@ -1158,12 +1190,12 @@ def test_a_member_leaves_and_a_stranger_cannot_make_them(demo_family):  # R15, R
     assert exc.value.messages == messages(services.NOT_LIVE)
 
 
-def test_the_holder_ends_the_whole_relationship_and_may_set_up_again(demo_family):  # R15, R4
-    wang = demo_family["王建国"]
+def test_the_holder_ends_the_whole_relationship_and_may_set_up_again(demo):  # R15, R4
+    wang = demo["王建国"]
     relationship = Relationship.objects.get(holder=wang)
     with pytest.raises(ValidationError) as exc:
         services.relationship_end(
-            relationship=relationship, actor=demo_family["李秀英"].user, channel=ONLINE, at=NOW
+            relationship=relationship, actor=demo["李秀英"].user, channel=ONLINE, at=NOW
         )
     assert exc.value.messages == messages(services.NOT_THE_HOLDER)
 
@@ -1184,7 +1216,7 @@ def test_the_holder_ends_the_whole_relationship_and_may_set_up_again(demo_family
         services.relationship_end(relationship=relationship, actor=wang.user, channel=ONLINE)
     assert exc.value.messages == messages(services.NOT_LIVE)
 
-    letter = bind(wang, req(demo_family["王小明"]), at=NOW + SECOND)
+    letter = bind(wang, req(demo["王小明"]), at=NOW + SECOND)
     assert letter.purpose == CommitmentLetter.Purpose.BIND
     assert Relationship.objects.filter(holder=wang).count() == 2
     assert len(selectors.records_for(person=wang)) == 3  # two ended, one new
@@ -1194,30 +1226,30 @@ def test_the_holder_ends_the_whole_relationship_and_may_set_up_again(demo_family
 # R21 region-policy settings
 
 
-def test_cap_on_members_bound_at_once(cast):  # R21
+def test_cap_on_members_bound_at_once(demo_unbound):  # R21
     policy_set("320100", max_members_at_once=1)
-    wang = cast["王建国"]
+    wang = demo_unbound["王建国"]
     with pytest.raises(ValidationError) as exc:
-        bind(wang, req(cast["王小明"]), req(cast["王德胜"], Relation.PARENT))
+        bind(wang, req(demo_unbound["王小明"]), req(demo_unbound["王德胜"], Relation.PARENT))
     assert exc.value.messages == messages(services.MEMBERS_AT_ONCE_CAP, cap=1)
     assert nothing_written()
 
-    bind(wang, req(cast["王小明"]))
+    bind(wang, req(demo_unbound["王小明"]))
     with pytest.raises(ValidationError) as exc:
-        bind(wang, req(cast["王德胜"], Relation.PARENT))
+        bind(wang, req(demo_unbound["王德胜"], Relation.PARENT))
     assert exc.value.messages == messages(services.MEMBERS_AT_ONCE_CAP, cap=1)
 
     services.authorization_revoke(
-        authorization=live(wang, cast["王小明"]), actor=wang.user, channel=ONLINE, at=NOW
+        authorization=live(wang, demo_unbound["王小明"]), actor=wang.user, channel=ONLINE, at=NOW
     )
-    bind(wang, req(cast["王德胜"], Relation.PARENT), at=NOW + SECOND)
-    assert live(wang, cast["王德胜"]).is_live
+    bind(wang, req(demo_unbound["王德胜"], Relation.PARENT), at=NOW + SECOND)
+    assert live(wang, demo_unbound["王德胜"]).is_live
 
 
-def test_cap_on_members_over_a_lifetime_counts_a_rebound_person_once(cast):  # R21
+def test_cap_on_members_over_a_lifetime_counts_a_rebound_person_once(demo_unbound):  # R21
     policy_set("320100", max_members_lifetime=2)
-    wang, xiaoming = cast["王建国"], cast["王小明"]
-    bind(wang, req(xiaoming), req(cast["王德胜"], Relation.PARENT))
+    wang, xiaoming = demo_unbound["王建国"], demo_unbound["王小明"]
+    bind(wang, req(xiaoming), req(demo_unbound["王德胜"], Relation.PARENT))
     services.authorization_revoke(
         authorization=live(wang, xiaoming), actor=wang.user, channel=ONLINE, at=NOW
     )
@@ -1225,22 +1257,22 @@ def test_cap_on_members_over_a_lifetime_counts_a_rebound_person_once(cast):  # R
     assert Authorization.objects.filter(holder=wang, member=xiaoming).count() == 2
 
     with pytest.raises(ValidationError) as exc:
-        bind(wang, req(cast["周芳"], Relation.SIBLING), at=NOW + 2 * SECOND)
+        bind(wang, req(demo_unbound["周芳"], Relation.SIBLING), at=NOW + 2 * SECOND)
     assert exc.value.messages == messages(services.MEMBERS_LIFETIME_CAP, cap=2)
 
 
-def test_a_declined_request_never_bound_anyone_for_the_lifetime_cap(cast):  # R21
+def test_a_declined_request_never_bound_anyone_for_the_lifetime_cap(demo_unbound):  # R21
     policy_set("320100", max_members_lifetime=1)
-    wang = cast["王建国"]
-    bind(wang, req(cast["王丽"]))
-    answer(live(wang, cast["王丽"]), cast["王丽"], agree=False)
-    bind(wang, req(cast["王小明"]), at=NOW + DAY)
-    assert live(wang, cast["王小明"]).status == A.ACTIVE
+    wang = demo_unbound["王建国"]
+    bind(wang, req(demo_unbound["王丽"]))
+    answer(live(wang, demo_unbound["王丽"]), demo_unbound["王丽"], agree=False)
+    bind(wang, req(demo_unbound["王小明"]), at=NOW + DAY)
+    assert live(wang, demo_unbound["王小明"]).status == A.ACTIVE
 
 
-def test_spouse_confirmation_without_any_consent_age(cast):  # R21, R8
+def test_spouse_confirmation_without_any_consent_age(demo_unbound):  # R21, R8
     policy_set("320100", consent_age=None, spouse_confirmation=True)
-    wang, li, wangli = cast["王建国"], cast["李秀英"], cast["王丽"]
+    wang, li, wangli = demo_unbound["王建国"], demo_unbound["李秀英"], demo_unbound["王丽"]
     bind(wang, req(li, Relation.SPOUSE), req(wangli))
     assert live(wang, li).status == A.PENDING_CONSENT
     assert live(wang, li).consent_deadline == NOW + 7 * DAY
@@ -1249,15 +1281,15 @@ def test_spouse_confirmation_without_any_consent_age(cast):  # R21, R8
     assert live(wang, li).status == A.ACTIVE
 
 
-def test_without_spouse_confirmation_a_spouse_follows_the_consent_age(cast):  # R21, R8
+def test_without_spouse_confirmation_a_spouse_follows_the_consent_age(demo_unbound):  # R21, R8
     policy_set("320100", consent_age=None, spouse_confirmation=False)
-    bind(cast["王建国"], req(cast["李秀英"], Relation.SPOUSE))
-    assert live(cast["王建国"], cast["李秀英"]).status == A.ACTIVE
+    bind(demo_unbound["王建国"], req(demo_unbound["李秀英"], Relation.SPOUSE))
+    assert live(demo_unbound["王建国"], demo_unbound["李秀英"]).status == A.ACTIVE
 
 
-def test_a_capped_window_length(cast):  # R21, R6
+def test_a_capped_window_length(demo_unbound):  # R21, R6
     policy_set("320100", max_window_days=365)
-    wang, xiaoming = cast["王建国"], cast["王小明"]
+    wang, xiaoming = demo_unbound["王建国"], demo_unbound["王小明"]
     with pytest.raises(ValidationError) as exc:
         bind(wang, req(xiaoming))
     assert exc.value.messages == messages(services.WINDOW_END_REQUIRED, days=365)
@@ -1268,9 +1300,9 @@ def test_a_capped_window_length(cast):  # R21, R6
     assert live(wang, xiaoming).window_end == NOW + 366 * DAY
 
 
-def test_a_capped_window_is_measured_from_its_real_start_when_changed(cast):  # R21, R6
+def test_a_capped_window_is_measured_from_its_real_start_when_changed(demo_unbound):  # R21, R6
     policy_set("320100", max_window_days=365)
-    wang, xiaoming = cast["王建国"], cast["王小明"]
+    wang, xiaoming = demo_unbound["王建国"], demo_unbound["王小明"]
     bind(wang, req(xiaoming, end=NOW + 365 * DAY))
     later = NOW + 200 * DAY
 
@@ -1298,8 +1330,8 @@ def test_a_capped_window_is_measured_from_its_real_start_when_changed(cast):  # 
     )
 
 
-def test_the_holder_sets_and_clears_a_per_member_payment_cap(demo_family):  # R21, R20
-    ma, xiaoyan = demo_family["马志强"], demo_family["马小燕"]
+def test_the_holder_sets_and_clears_a_per_member_payment_cap(demo):  # R21, R20
+    ma, xiaoyan = demo["马志强"], demo["马小燕"]
     auth = live(ma, xiaoyan)
     mark = audit_mark()
     services.authorization_cap_set(
@@ -1320,8 +1352,8 @@ def test_the_holder_sets_and_clears_a_per_member_payment_cap(demo_family):  # R2
     "cap",
     ["1.005", "0", "0.00", "-5", "NaN", "Infinity", "1000000000000"],
 )
-def test_an_invalid_payment_cap_is_refused(demo_family, cap):  # R21
-    ma, xiaoyan = demo_family["马志强"], demo_family["马小燕"]
+def test_an_invalid_payment_cap_is_refused(demo, cap):  # R21
+    ma, xiaoyan = demo["马志强"], demo["马小燕"]
     with pytest.raises(ValidationError) as exc:
         services.authorization_cap_set(
             authorization=live(ma, xiaoyan), cap=Decimal(cap), actor=ma.user, channel=ONLINE
@@ -1330,8 +1362,8 @@ def test_an_invalid_payment_cap_is_refused(demo_family, cap):  # R21
     assert live(ma, xiaoyan).payment_cap is None
 
 
-def test_only_the_holder_sets_a_cap_on_a_live_authorization(demo_family):  # R21
-    ma, guli, xiaoyan = demo_family["马志强"], demo_family["古丽娜"], demo_family["马小燕"]
+def test_only_the_holder_sets_a_cap_on_a_live_authorization(demo):  # R21
+    ma, guli, xiaoyan = demo["马志强"], demo["古丽娜"], demo["马小燕"]
     with pytest.raises(ValidationError) as exc:
         services.authorization_cap_set(
             authorization=live(ma, xiaoyan), cap=Decimal("10"), actor=guli.user, channel=ONLINE
@@ -1346,15 +1378,15 @@ def test_only_the_holder_sets_a_cap_on_a_live_authorization(demo_family):  # R21
     assert exc.value.messages == messages(services.NOT_LIVE)
 
 
-def test_age_on_counts_birthdays(cast):
-    xiaoming = cast["王小明"]  # born 2012-06-01
+def test_age_on_counts_birthdays(demo_unbound):
+    xiaoming = demo_unbound["王小明"]  # born 2012-06-01
     assert services.age_on(xiaoming, dt.date(2028, 5, 31)) == 15
     assert services.age_on(xiaoming, dt.date(2028, 6, 1)) == 16
 
 
 @pytest.mark.parametrize("channel", [COUNTER, AuditEntry.Channel.ADMIN])
-def test_a_citizen_cannot_act_through_a_staff_channel(demo_family, channel):  # R18, R20
-    p = demo_family
+def test_a_citizen_cannot_act_through_a_staff_channel(demo, channel):  # R18, R20
+    p = demo
     desheng = live(p["王建国"], p["王德胜"])
     calls = [
         lambda: services.authorization_revoke(
@@ -1389,8 +1421,8 @@ def test_a_citizen_cannot_act_through_a_staff_channel(demo_family, channel):  # 
     assert desheng.deduction_position is None
 
 
-def test_insured_status_is_never_changed_online(demo_family):  # R14
-    p = demo_family
+def test_insured_status_is_never_changed_online(demo):  # R14
+    p = demo
     with pytest.raises(ValidationError) as exc:
         services.person_status_change(
             person=p["王德胜"],
