@@ -141,7 +141,7 @@ def register_grandmother(demo) -> InsuredPerson:
         actor=None,
         channel=AuditEntry.Channel.SYSTEM,
     )
-    demo[person.name] = person
+    demo.people[person.name] = person
     return person
 
 
