@@ -6,8 +6,7 @@ from django.core.cache import cache
 from hypothesis import HealthCheck, settings
 
 from accounts import sms
-from accounts.demo import seed_accounts
-from accounts.models import InsuredPerson
+from tests.demo import Demo, load_demo
 
 # One hypothesis profile for the whole suite: examples are judged, not timed. On a loaded 2-core
 # machine (CI beside another run, browser tests) generation and the database are slower, and a
@@ -52,11 +51,33 @@ def _empty_sms_outbox():
     sms.outbox.clear()
 
 
+# The demo fixtures: one loader (tests/demo.py, as seed_demo loads the cast) and one shape, a
+# `Demo` (people by name, `.staff` by username). The variants differ only where a test needs it.
+
+
 @pytest.fixture
-def demo(db):
-    """The demo cast of docs/demo.md, loaded through the real services."""
-    seed_accounts(log=lambda line: None)
-    return {p.name: p for p in InsuredPerson.objects.select_related("region", "user")}
+def demo(db) -> Demo:
+    """The whole demo cast (people, staff, balances, relationships, institutions)."""
+    return load_demo()
+
+
+@pytest.fixture
+def demo_unbound(db) -> Demo:
+    """The demo people with their balances and no relationship yet, for tests that bind."""
+    return load_demo(until="balances")
+
+
+@pytest.fixture
+def demo_accounts(db) -> Demo:
+    """The accounts app's part of the cast only (people, users, staff): no balances, and none
+    of the notifications that binding sends (the inbox tests count them)."""
+    return load_demo(until="accounts")
+
+
+@pytest.fixture
+def demo_transactional(transactional_db) -> Demo:
+    """The whole demo cast committed, for tests that run work in threads of their own."""
+    return load_demo()
 
 
 @pytest.fixture

@@ -11,16 +11,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from tests.payments.conftest import load_demo, people
-
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cast(db):
-    load_demo()
-    return people()
 
 
 def _policy(response) -> dict[str, list[str]]:
@@ -33,7 +25,7 @@ CITIZEN = ["family:overview", "family:records", "payments:statement", "accounts:
 
 
 @pytest.mark.parametrize("name", PUBLIC)
-def test_every_public_page_has_the_policy(client, cast, name):
+def test_every_public_page_has_the_policy(client, demo, name):
     response = client.get(reverse(name))
     policy = _policy(response)
     assert policy["default-src"] == ["'none'"]
@@ -44,22 +36,22 @@ def test_every_public_page_has_the_policy(client, cast, name):
 
 
 @pytest.mark.parametrize("name", CITIZEN)
-def test_pages_with_personal_data_are_never_stored(client, cast, name):
-    client.force_login(cast["王建国"].user)
+def test_pages_with_personal_data_are_never_stored(client, demo, name):
+    client.force_login(demo["王建国"].user)
     response = client.get(reverse(name))
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
     assert "Content-Security-Policy" in response
 
 
-def test_the_statement_csv_is_never_stored(client, cast):
-    client.force_login(cast["王建国"].user)
+def test_the_statement_csv_is_never_stored(client, demo):
+    client.force_login(demo["王建国"].user)
     response = client.get(reverse("payments:statement-csv"))
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
 
 
-def test_staff_and_admin_pages_have_the_policy_and_are_never_stored(client, cast):
+def test_staff_and_admin_pages_have_the_policy_and_are_never_stored(client, demo):
     from django.contrib.auth import get_user_model
 
     client.force_login(get_user_model().objects.get(username="js_clerk"))
@@ -70,11 +62,11 @@ def test_staff_and_admin_pages_have_the_policy_and_are_never_stored(client, cast
         assert _policy(response)["script-src"] == ["'self'"], url
 
 
-def test_a_letter_print_page_styles_with_its_nonce_only(client, cast):
+def test_a_letter_print_page_styles_with_its_nonce_only(client, demo):
     from family.models import CommitmentLetter
 
-    letter = CommitmentLetter.objects.filter(holder=cast["王建国"]).first()
-    client.force_login(cast["王建国"].user)
+    letter = CommitmentLetter.objects.filter(holder=demo["王建国"]).first()
+    client.force_login(demo["王建国"].user)
     response = client.get(reverse("family:letter-print", args=[letter.public_id]))
     nonces = [n for n in _policy(response)["style-src"] if n.startswith("'nonce-")]
     assert len(nonces) == 1

@@ -52,12 +52,12 @@ def _started(client) -> str:
     return sms_code(XIAOMING_PHONE)
 
 
-def _nothing_activated(client, demo) -> None:
-    assert InsuredPerson.objects.get(pk=demo["王小明"].pk).user_id is None
+def _nothing_activated(client, demo_accounts) -> None:
+    assert InsuredPerson.objects.get(pk=demo_accounts["王小明"].pk).user_id is None
     assert "_auth_user_id" not in client.session
 
 
-def test_activation_takes_two_steps_and_logs_in(client, demo):
+def test_activation_takes_two_steps_and_logs_in(client, demo_accounts):
     code = _started(client)
     page = _html(client.get(CODE))
     assert "138****0003" in page
@@ -67,22 +67,24 @@ def test_activation_takes_two_steps_and_logs_in(client, demo):
     response = client.post(CODE, _step2(code), follow=True)
     assert str(ACTIVATED) in _html(response)
     assert "您好，王小明" in _html(response)
-    person = InsuredPerson.objects.get(pk=demo["王小明"].pk)
+    person = InsuredPerson.objects.get(pk=demo_accounts["王小明"].pk)
     assert client.session["_auth_user_id"] == str(person.user_id)
     assert "activation" not in client.session
     assert AuditEntry.objects.filter(action="person.activate", person=person).count() == 1
 
 
-def test_the_old_one_step_activation_activates_nothing(client, demo):
+def test_the_old_one_step_activation_activates_nothing(client, demo_accounts):
     """Number, name, phone and password in one POST activated the account before issue 13."""
     data = {**_step1(), "password1": PASSWORD, "password2": PASSWORD}
     response = client.post(START, data, follow=True)
     assert str(ACTIVATED) not in _html(response)
-    _nothing_activated(client, demo)
+    _nothing_activated(client, demo_accounts)
     assert User.objects.filter(insured_person__isnull=False).count() == 9  # the cast's, only
 
 
-def test_step_2_page_in_a_constant_number_of_queries(client, demo, django_assert_max_num_queries):
+def test_step_2_page_in_a_constant_number_of_queries(
+    client, demo_accounts, django_assert_max_num_queries
+):
     _started(client)
     with django_assert_max_num_queries(3):  # session, person with region, (messages in session)
         assert client.get(CODE).status_code == 200
@@ -103,7 +105,7 @@ def test_step_2_page_in_a_constant_number_of_queries(client, demo, django_assert
     ],
 )
 def test_bad_step_1_shows_a_message_sends_nothing_and_changes_nothing(
-    client, demo, changes, message
+    client, demo_accounts, changes, message
 ):
     audit_before = AuditEntry.objects.count()
     response = client.post(START, _step1(**changes))
@@ -113,7 +115,7 @@ def test_bad_step_1_shows_a_message_sends_nothing_and_changes_nothing(
     assert PhoneCode.objects.count() == 0
     assert AuditEntry.objects.count() == audit_before
     assert "activation" not in client.session
-    _nothing_activated(client, demo)
+    _nothing_activated(client, demo_accounts)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +129,7 @@ def test_bad_step_1_shows_a_message_sends_nothing_and_changes_nothing(
         ({"code": "12a456"}, str(PHONE_CODE_SHAPE)),
     ],
 )
-def test_bad_step_2_shows_a_message_and_changes_nothing(client, demo, changes, message):
+def test_bad_step_2_shows_a_message_and_changes_nothing(client, demo_accounts, changes, message):
     code = _started(client)
     audit_before = AuditEntry.objects.count()
     response = client.post(CODE, {**_step2(code), **changes})
@@ -136,16 +138,16 @@ def test_bad_step_2_shows_a_message_and_changes_nothing(client, demo, changes, m
     assert AuditEntry.objects.count() == audit_before
     row = PhoneCode.objects.get()
     assert (row.used_at, row.wrong_attempts) == (None, 0)  # not used, not counted
-    _nothing_activated(client, demo)
+    _nothing_activated(client, demo_accounts)
 
 
-def test_a_code_typed_with_blanks_is_accepted(client, demo):
+def test_a_code_typed_with_blanks_is_accepted(client, demo_accounts):
     code = _started(client)
     client.post(CODE, _step2(f" {code[:3]} {code[3:]} "))
-    assert InsuredPerson.objects.get(pk=demo["王小明"].pk).user_id is not None
+    assert InsuredPerson.objects.get(pk=demo_accounts["王小明"].pk).user_id is not None
 
 
-def test_a_wrong_code_says_how_many_tries_are_left_and_the_fifth_voids_it(client, demo):
+def test_a_wrong_code_says_how_many_tries_are_left_and_the_fifth_voids_it(client, demo_accounts):
     code = _started(client)
     for left in (4, 3, 2, 1):
         html = _html(client.post(CODE, _step2(_wrong(code))))
@@ -154,20 +156,20 @@ def test_a_wrong_code_says_how_many_tries_are_left_and_the_fifth_voids_it(client
     assert str(services.PHONE_CODE_TOO_MANY_WRONG) in html
     html = _html(client.post(CODE, _step2(code)))  # the right one, too late
     assert str(services.PHONE_CODE_INVALID) in html
-    _nothing_activated(client, demo)
+    _nothing_activated(client, demo_accounts)
 
 
-def test_an_expired_code_says_to_ask_for_a_new_one(client, demo):
+def test_an_expired_code_says_to_ask_for_a_new_one(client, demo_accounts):
     start = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
     with time_machine.travel(start, tick=False):
         code = _started(client)
     with time_machine.travel(start + dt.timedelta(minutes=5, seconds=1), tick=False):
         html = _html(client.post(CODE, _step2(code)))
     assert str(services.PHONE_CODE_EXPIRED) in html
-    _nothing_activated(client, demo)
+    _nothing_activated(client, demo_accounts)
 
 
-def test_the_code_cannot_be_used_twice(client, demo):
+def test_the_code_cannot_be_used_twice(client, demo_accounts):
     code = _started(client)
     client.post(CODE, _step2(code))
     client.logout()
@@ -180,7 +182,7 @@ def test_the_code_cannot_be_used_twice(client, demo):
     assert User.objects.filter(insured_person__name="王小明").count() == 1
 
 
-def test_step_2_and_resend_without_step_1_go_back_to_step_1(client, demo):
+def test_step_2_and_resend_without_step_1_go_back_to_step_1(client, demo_accounts):
     for method, url in (("get", CODE), ("post", CODE), ("post", RESEND)):
         response = getattr(client, method)(url, _step2("123456") if method == "post" else {})
         assert response.status_code == 302, url
@@ -188,10 +190,10 @@ def test_step_2_and_resend_without_step_1_go_back_to_step_1(client, demo):
     response = client.get(START)
     assert str(ACTIVATION_START_FIRST) in _html(response)
     assert sms.outbox == []
-    _nothing_activated(client, demo)
+    _nothing_activated(client, demo_accounts)
 
 
-def test_a_code_of_another_person_does_not_work(client, demo):
+def test_a_code_of_another_person_does_not_work(client, demo_accounts):
     other = Client()
     other.post(START, _step1(id_number="320211198004192224", name="周芳", phone="13800000006"))
     zhou_code = sms_code("13800000006")
@@ -200,10 +202,10 @@ def test_a_code_of_another_person_does_not_work(client, demo):
         pytest.skip("the two random codes happen to be the same digits")
     html = _html(client.post(CODE, _step2(zhou_code)))
     assert str(services.PHONE_CODE_WRONG) % {"left": 4} in html
-    _nothing_activated(client, demo)
+    _nothing_activated(client, demo_accounts)
 
 
-def test_resend_obeys_the_60_seconds_and_the_new_code_replaces_the_old(client, demo):
+def test_resend_obeys_the_60_seconds_and_the_new_code_replaces_the_old(client, demo_accounts):
     start = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
     with time_machine.travel(start, tick=False):
         first = _started(client)
@@ -220,10 +222,10 @@ def test_resend_obeys_the_60_seconds_and_the_new_code_replaces_the_old(client, d
             html = _html(client.post(CODE, _step2(first)))
             assert str(services.PHONE_CODE_WRONG) % {"left": 4} in html
         client.post(CODE, _step2(second))
-    assert InsuredPerson.objects.get(pk=demo["王小明"].pk).user_id is not None
+    assert InsuredPerson.objects.get(pk=demo_accounts["王小明"].pk).user_id is not None
 
 
-def test_resend_stops_after_five_codes_a_day(client, demo):
+def test_resend_stops_after_five_codes_a_day(client, demo_accounts):
     start = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
     with time_machine.travel(start, tick=False):
         _started(client)
@@ -234,7 +236,7 @@ def test_resend_stops_after_five_codes_a_day(client, demo):
     assert len(sms.outbox) == 5
 
 
-def test_step_1_is_rate_limited_per_address(client, demo):
+def test_step_1_is_rate_limited_per_address(client, demo_accounts):
     for seq in range(20):  # 20 numbers nobody registered, from one address
         data = _step1(id_number=make_id_number("320100", seq=seq + 1))
         assert client.post(START, data, REMOTE_ADDR="10.0.0.1").status_code == 200
@@ -245,7 +247,7 @@ def test_step_1_is_rate_limited_per_address(client, demo):
     assert client.post(START, _step1(), REMOTE_ADDR="10.0.0.2").status_code == 302
 
 
-def test_step_1_is_rate_limited_per_identity_number_from_any_address(client, demo):
+def test_step_1_is_rate_limited_per_identity_number_from_any_address(client, demo_accounts):
     data = _step1(name="不对")
     for attempt in range(15):
         response = client.post(START, data, REMOTE_ADDR=f"10.0.1.{attempt}")
@@ -258,7 +260,7 @@ def test_step_1_is_rate_limited_per_identity_number_from_any_address(client, dem
     assert client.post(START, other, REMOTE_ADDR="10.0.2.2").status_code == 302
 
 
-def test_step_2_is_rate_limited_per_address_and_per_person(client, demo):
+def test_step_2_is_rate_limited_per_address_and_per_person(client, demo_accounts):
     """Step 1 counts per identity number; step 2 and resend per person of the session."""
     code = _started(client)
     # A wrong-shaped code is refused by the form, without using up the code's five tries.
@@ -267,10 +269,10 @@ def test_step_2_is_rate_limited_per_address_and_per_person(client, demo):
         assert response.status_code == 200
     assert client.post(CODE, _step2(code), REMOTE_ADDR="10.0.4.1").status_code == 429
     assert client.post(RESEND, REMOTE_ADDR="10.0.4.2").status_code == 429
-    _nothing_activated(client, demo)
+    _nothing_activated(client, demo_accounts)
 
 
-def test_step_2_is_rate_limited_per_address(client, demo):
+def test_step_2_is_rate_limited_per_address(client, demo_accounts):
     code = _started(client)
     for _ in range(20):
         assert client.post(CODE, _step2("x"), REMOTE_ADDR="10.0.5.1").status_code in (200, 429)
@@ -307,7 +309,9 @@ def _control(data: dict) -> bool:
         },
     ),
 )
-def test_generated_input_to_both_steps_never_500s_and_activates_nothing(demo, step1, step2):
+def test_generated_input_to_both_steps_never_500s_and_activates_nothing(
+    demo_accounts, step1, step2
+):
     with transaction.atomic():  # each example starts from the same state
         cache.clear()
         sms.outbox.clear()
@@ -322,6 +326,6 @@ def test_generated_input_to_both_steps_never_500s_and_activates_nothing(demo, st
         response = client.post(CODE, step2)
         assert response.status_code == (400 if _control(step2) else 200)
         assert client.post(RESEND).status_code == 302
-        assert InsuredPerson.objects.get(pk=demo["王小明"].pk).user_id is None
+        assert InsuredPerson.objects.get(pk=demo_accounts["王小明"].pk).user_id is None
         assert "_auth_user_id" not in client.session
         transaction.set_rollback(True)

@@ -7,7 +7,7 @@ from tests.admin_search import admin_search
 
 
 @pytest.fixture
-def clerk_client(client, demo):
+def clerk_client(client, demo_accounts):
     from accounts.models import User
 
     client.force_login(User.objects.get(username="js_clerk"))
@@ -30,7 +30,9 @@ def test_person_list_masks_identity_numbers(clerk_client, django_assert_max_num_
         ("xj_clerk", "马", "马志强", "王建国"),  # a clerk of 659004 (issue 6: region scope)
     ],
 )
-def test_person_search_by_identity_number_or_name(client, demo, username, query, found, absent):
+def test_person_search_by_identity_number_or_name(
+    client, demo_accounts, username, query, found, absent
+):
     from accounts.models import User
 
     client.force_login(User.objects.get(username=username))
@@ -47,12 +49,12 @@ def test_person_list_filters_by_status(clerk_client):
     assert "王建国" not in html
 
 
-def test_persons_cannot_be_deleted_in_admin(clerk_client, demo):
-    url = f"/admin/accounts/insuredperson/{demo['王建国'].pk}/delete/"
+def test_persons_cannot_be_deleted_in_admin(clerk_client, demo_accounts):
+    url = f"/admin/accounts/insuredperson/{demo_accounts['王建国'].pk}/delete/"
     assert clerk_client.get(url).status_code == 403
 
 
-def test_policy_edit_in_admin_is_audited(client, demo):
+def test_policy_edit_in_admin_is_audited(client, demo_accounts):
     from accounts.models import User
 
     admin = User.objects.get(username="admin")
@@ -86,7 +88,7 @@ def test_policy_edit_in_admin_is_audited(client, demo):
     assert (entry.before["retained_floor"], entry.after["retained_floor"]) == ("0.00", "1000.00")
 
 
-def test_bad_policy_edit_shows_a_message_and_changes_nothing(client, demo):
+def test_bad_policy_edit_shows_a_message_and_changes_nothing(client, demo_accounts):
     from accounts.models import User
 
     client.force_login(User.objects.get(username="admin"))
@@ -145,7 +147,7 @@ def _premium_inline(policy):
     }
 
 
-def test_audit_entries_are_read_only_in_admin(client, demo):
+def test_audit_entries_are_read_only_in_admin(client, demo_accounts):
     from accounts.models import User
 
     client.force_login(User.objects.get(username="admin"))
@@ -156,7 +158,7 @@ def test_audit_entries_are_read_only_in_admin(client, demo):
 
 
 @pytest.mark.parametrize("value", ["王丽", "-1", "99999999999999999999", "1.5"])
-def test_an_autocomplete_field_with_a_hand_made_value_is_a_form_error(client, demo, value):
+def test_an_autocomplete_field_with_a_hand_made_value_is_a_form_error(client, demo_accounts, value):
     """Found by tests/properties: Django's autocomplete widget looked the value up to show it
     again and raised on one its key cannot hold (a 500)."""
     from accounts.models import User
@@ -169,7 +171,7 @@ def test_an_autocomplete_field_with_a_hand_made_value_is_a_form_error(client, de
     assert not Guardianship.objects.exists()
 
 
-def test_a_crontab_the_scheduler_cannot_read_is_a_form_error(client, demo):
+def test_a_crontab_the_scheduler_cannot_read_is_a_form_error(client, demo_accounts):
     """Found by tests/properties: django-celery-beat's description of the schedule raised on
     minute "-1" while the form was being shown again with its error (a 500)."""
     from django_celery_beat.models import CrontabSchedule

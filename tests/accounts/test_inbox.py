@@ -61,18 +61,18 @@ def _detail(notification) -> str:
 
 
 @pytest.fixture
-def wang(client, demo):
-    client.force_login(demo["王建国"].user)
-    return demo["王建国"]
+def wang(client, demo_accounts):
+    client.force_login(demo_accounts["王建国"].user)
+    return demo_accounts["王建国"]
 
 
 # ---------------------------------------------------------------------------------------------
 # the list
 
 
-def test_inbox_lists_only_my_messages(client, demo, wang):
+def test_inbox_lists_only_my_messages(client, demo_accounts, wang):
     _send(wang, n=2, member="王*明")
-    _send(demo["李秀英"], member="李*英的孩子")
+    _send(demo_accounts["李秀英"], member="李*英的孩子")
     html = _html(client.get(INBOX))
     assert html.count("您为王*明（子女）设立的共济授权已于2026-11-01 00:0") == 2
     assert "李*英的孩子" not in html
@@ -103,15 +103,15 @@ def test_empty_inbox_says_so(client, wang):
     assert "全部标为已读" not in html
 
 
-def test_inbox_needs_a_login(client, demo):
+def test_inbox_needs_a_login(client, demo_accounts):
     response = client.get(INBOX)
     assert response.status_code == 302
     assert response.url.startswith(reverse("accounts:login"))
 
 
-def test_staff_have_an_empty_inbox_and_no_badge(client, demo, django_assert_num_queries):
+def test_staff_have_an_empty_inbox_and_no_badge(client, demo_accounts, django_assert_num_queries):
     staff = User.objects.get(username="js_clerk")
-    _send(demo["王建国"])
+    _send(demo_accounts["王建国"])
     client.force_login(staff)
     html = _html(client.get(INBOX))
     assert "本账号没有关联参保人" in html
@@ -154,8 +154,8 @@ def test_opening_twice_keeps_the_first_read_time(client, wang):
     assert item.read_at == first
 
 
-def test_someone_elses_message_is_404_and_stays_unread(client, demo, wang):
-    (theirs,) = _send(demo["李秀英"])
+def test_someone_elses_message_is_404_and_stays_unread(client, demo_accounts, wang):
+    (theirs,) = _send(demo_accounts["李秀英"])
     assert client.get(_detail(theirs)).status_code == 404
     theirs.refresh_from_db()
     assert theirs.read_at is None
@@ -168,8 +168,8 @@ def test_unknown_or_garbage_id_is_404(client, wang):
         selectors.notification_get_for_user(user=wang.user, public_id="not-a-uuid")
 
 
-def test_anonymous_never_gets_a_message_of_someone_without_a_login(client, demo):
-    (item,) = _send(demo["王小明"])  # not activated: recipient__user_id is NULL
+def test_anonymous_never_gets_a_message_of_someone_without_a_login(client, demo_accounts):
+    (item,) = _send(demo_accounts["王小明"])  # not activated: recipient__user_id is NULL
     with pytest.raises(Http404):
         selectors.notification_get_for_user(user=AnonymousUser(), public_id=item.public_id)
 
@@ -193,9 +193,9 @@ def test_detail_queries(client, wang, django_assert_max_num_queries):
 # 全部标为已读
 
 
-def test_mark_all_read(client, demo, wang):
+def test_mark_all_read(client, demo_accounts, wang):
     _send(wang, n=3)
-    (theirs,) = _send(demo["李秀英"])
+    (theirs,) = _send(demo_accounts["李秀英"])
     response = client.post(READ_ALL, follow=True)
     assert str(ALL_MARKED_READ) in _html(response)
     assert not Notification.objects.filter(recipient=wang, read_at__isnull=True).exists()
@@ -203,8 +203,8 @@ def test_mark_all_read(client, demo, wang):
     assert theirs.read_at is None
 
 
-def test_mark_all_read_is_a_post_protected_by_csrf(demo):
-    wang = demo["王建国"]
+def test_mark_all_read_is_a_post_protected_by_csrf(demo_accounts):
+    wang = demo_accounts["王建国"]
     _send(wang, n=2)
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(wang.user)
@@ -253,7 +253,7 @@ def test_header_costs_one_query_and_none_when_logged_out(client, wang, django_as
         assert selectors.unread_count_for(user=wang.user) == 2
 
 
-def test_no_inbox_link_when_logged_out(client, demo):
+def test_no_inbox_link_when_logged_out(client, demo_accounts):
     html = _html(client.get(reverse("home")))
     assert reverse("accounts:inbox") not in html
 
@@ -280,9 +280,9 @@ def test_inbox_in_english_does_not_fail(client, wang):
 
 
 def test_admin_lists_notifications_masked_and_filters_stuck_mail(
-    client, demo, django_assert_max_num_queries
+    client, demo_accounts, django_assert_max_num_queries
 ):
-    stuck, _other = _send(demo["王建国"], n=2)
+    stuck, _other = _send(demo_accounts["王建国"], n=2)
     Notification.objects.filter(pk=stuck.pk).update(email_status=Notification.EmailStatus.SENDING)
     client.force_login(User.objects.get(username="admin"))
     url = reverse("admin:accounts_notification_changelist")
@@ -297,8 +297,8 @@ def test_admin_lists_notifications_masked_and_filters_stuck_mail(
     assert "王*国" not in _html(admin_search(client, url, "李秀英"))
 
 
-def test_admin_cannot_add_change_or_delete(client, demo):
-    (item,) = _send(demo["王建国"])
+def test_admin_cannot_add_change_or_delete(client, demo_accounts):
+    (item,) = _send(demo_accounts["王建国"])
     client.force_login(User.objects.get(username="admin"))
     assert client.get(reverse("admin:accounts_notification_add")).status_code == 403
     delete = reverse("admin:accounts_notification_delete", args=[item.pk])

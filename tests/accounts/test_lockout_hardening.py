@@ -30,7 +30,7 @@ def _html(response) -> str:
 # Point 2: a good login to one's own account does not wipe a victim's failures ---------------
 
 
-def test_logging_into_ones_own_account_does_not_reset_a_victims_failures(demo):
+def test_logging_into_ones_own_account_does_not_reset_a_victims_failures(demo_accounts):
     attacker = Client(REMOTE_ADDR="10.9.9.9")
     guesses = 0
     for _round in range(4):
@@ -54,7 +54,7 @@ def test_logging_into_ones_own_account_does_not_reset_a_victims_failures(demo):
     )
 
 
-def test_the_superuser_is_locked_too_however_the_attacker_logs_in_between(demo):
+def test_the_superuser_is_locked_too_however_the_attacker_logs_in_between(demo_accounts):
     attacker = Client(REMOTE_ADDR="10.9.9.8")
     admin_login = reverse("admin:login")
     statuses = []
@@ -74,7 +74,7 @@ def test_the_superuser_is_locked_too_however_the_attacker_logs_in_between(demo):
     )
 
 
-def test_a_good_login_forgets_that_identitys_own_failures_from_that_address(demo):
+def test_a_good_login_forgets_that_identitys_own_failures_from_that_address(demo_accounts):
     client = Client(REMOTE_ADDR="10.5.5.5")
     for attempt in range(3):
         client.post(LOGIN, {"username": WANG, "password": f"typo-{attempt}"})
@@ -100,7 +100,7 @@ def _failing(client, n, *, forwarded=None, first=0):
     ]
 
 
-def test_without_trusted_proxies_a_forged_header_changes_nothing(demo):
+def test_without_trusted_proxies_a_forged_header_changes_nothing(demo_accounts):
     client = Client(REMOTE_ADDR="198.51.100.20")
     for i in range(6):  # six identities from one address, each claiming another address
         _failing(client, 1, forwarded=f"203.0.113.{i}", first=i)
@@ -112,7 +112,7 @@ def test_without_trusted_proxies_a_forged_header_changes_nothing(demo):
 
 
 @override_settings(TRUSTED_PROXIES=["127.0.0.1/32"])
-def test_behind_the_proxy_one_clients_failures_do_not_lock_a_stranger(demo):
+def test_behind_the_proxy_one_clients_failures_do_not_lock_a_stranger(demo_accounts):
     proxy = Client(REMOTE_ADDR="127.0.0.1")
     for i in range(6):
         _failing(proxy, 1, forwarded=f"192.0.2.{i}, 203.0.113.7", first=i)  # left part forged
@@ -177,9 +177,9 @@ def test_client_ip_is_always_an_address_and_never_chosen_by_the_client(remote, h
 # Point 11: a password asked again counts against the same lockout --------------------------
 
 
-def test_guessing_the_current_password_on_the_change_form_locks_and_signs_out(demo):
+def test_guessing_the_current_password_on_the_change_form_locks_and_signs_out(demo_accounts):
     client = Client(REMOTE_ADDR="10.3.3.3")
-    client.force_login(demo["王建国"].user)
+    client.force_login(demo_accounts["王建国"].user)
     url = reverse("accounts:password-change")
     form = {"new_password1": "Brand-New-9!", "new_password2": "Brand-New-9!"}
     for attempt in range(5):
@@ -189,37 +189,37 @@ def test_guessing_the_current_password_on_the_change_form_locks_and_signs_out(de
     response = client.post(url, {**form, "old_password": "guess-5"})
     assert response.status_code == 429 and LOCKED_TEXT in _html(response)
     assert "_auth_user_id" not in client.session  # signed out
-    demo["王建国"].user.refresh_from_db()
-    assert demo["王建国"].user.check_password(CITIZEN_PASSWORD)  # unchanged
+    demo_accounts["王建国"].user.refresh_from_db()
+    assert demo_accounts["王建国"].user.check_password(CITIZEN_PASSWORD)  # unchanged
     # Locked at the login too, from anywhere, until the cool-off ends.
     other = Client(REMOTE_ADDR="10.4.4.4")
     assert other.post(LOGIN, {"username": WANG, "password": CITIZEN_PASSWORD}).status_code == 429
 
 
-def test_a_locked_identity_cannot_change_its_password_with_the_right_one(demo):
+def test_a_locked_identity_cannot_change_its_password_with_the_right_one(demo_accounts):
     client = Client(REMOTE_ADDR="10.3.3.4")
     for attempt in range(6):
         Client(REMOTE_ADDR="10.8.8.8").post(LOGIN, {"username": WANG, "password": f"g{attempt}"})
-    client.force_login(demo["王建国"].user)  # a session opened before the lock
+    client.force_login(demo_accounts["王建国"].user)  # a session opened before the lock
     response = client.post(
         reverse("accounts:password-change"),
         {"old_password": CITIZEN_PASSWORD, "new_password1": "Brand-New-9!",
          "new_password2": "Brand-New-9!"},
     )  # fmt: skip
     assert response.status_code == 429
-    demo["王建国"].user.refresh_from_db()
-    assert demo["王建国"].user.check_password(CITIZEN_PASSWORD)
+    demo_accounts["王建国"].user.refresh_from_db()
+    assert demo_accounts["王建国"].user.check_password(CITIZEN_PASSWORD)
 
 
 @pytest.mark.parametrize("wrong_first", [0, 3])
-def test_the_right_current_password_still_changes_it(demo, wrong_first):
+def test_the_right_current_password_still_changes_it(demo_accounts, wrong_first):
     client = Client(REMOTE_ADDR="10.3.3.5")
-    client.force_login(demo["王建国"].user)
+    client.force_login(demo_accounts["王建国"].user)
     url = reverse("accounts:password-change")
     form = {"new_password1": "Brand-New-9!", "new_password2": "Brand-New-9!"}
     for attempt in range(wrong_first):
         client.post(url, {**form, "old_password": f"guess-{attempt}"})
     response = client.post(url, {**form, "old_password": CITIZEN_PASSWORD})
     assert response.status_code == 302
-    demo["王建国"].user.refresh_from_db()
-    assert demo["王建国"].user.check_password("Brand-New-9!")
+    demo_accounts["王建国"].user.refresh_from_db()
+    assert demo_accounts["王建国"].user.check_password("Brand-New-9!")

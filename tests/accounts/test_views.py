@@ -15,16 +15,16 @@ def _html(response) -> str:
     return response.content.decode()
 
 
-def test_login_with_identity_number_lower_case_x(client, demo):
+def test_login_with_identity_number_lower_case_x(client, demo_accounts):
     response = client.post(
         reverse("accounts:login"),
         {"username": "32010219750312123x", "password": CITIZEN_PASSWORD},
     )
     assert response.status_code == 302
-    assert client.session["_auth_user_id"] == str(demo["王建国"].user_id)
+    assert client.session["_auth_user_id"] == str(demo_accounts["王建国"].user_id)
 
 
-def test_sixth_wrong_password_locks_the_identity_number(client, demo):
+def test_sixth_wrong_password_locks_the_identity_number(client, demo_accounts):
     url = reverse("accounts:login")
     for attempt in range(1, 6):
         response = client.post(url, {"username": WANG, "password": f"wrong-{attempt}"})
@@ -41,7 +41,7 @@ def test_sixth_wrong_password_locks_the_identity_number(client, demo):
     assert AccessAttempt.objects.get(username=WANG).failures_since_start == 7
 
 
-def test_lockout_of_one_identity_number_does_not_lock_another_from_elsewhere(client, demo):
+def test_lockout_of_one_identity_number_does_not_lock_another_from_elsewhere(client, demo_accounts):
     url = reverse("accounts:login")
     for attempt in range(6):
         client.post(url, {"username": WANG, "password": f"x{attempt}"}, REMOTE_ADDR="10.1.1.1")
@@ -53,8 +53,8 @@ def test_lockout_of_one_identity_number_does_not_lock_another_from_elsewhere(cli
     assert response.status_code == 302
 
 
-def test_citizen_cannot_open_admin_but_staff_can(client, demo):
-    client.force_login(demo["王建国"].user)
+def test_citizen_cannot_open_admin_but_staff_can(client, demo_accounts):
+    client.force_login(demo_accounts["王建国"].user)
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response.url.startswith("/admin/login/")
@@ -66,7 +66,7 @@ def test_citizen_cannot_open_admin_but_staff_can(client, demo):
     assert client.get("/admin/").status_code == 200
 
 
-def test_citizen_credentials_do_not_open_admin(client, demo):
+def test_citizen_credentials_do_not_open_admin(client, demo_accounts):
     response = client.post(
         "/admin/login/?next=/admin/", {"username": WANG, "password": CITIZEN_PASSWORD}
     )
@@ -75,9 +75,9 @@ def test_citizen_credentials_do_not_open_admin(client, demo):
 
 
 def test_home_shows_the_person_card_masked_in_a_constant_number_of_queries(
-    client, demo, django_assert_max_num_queries
+    client, demo_accounts, django_assert_max_num_queries
 ):
-    client.force_login(demo["王建国"].user)
+    client.force_login(demo_accounts["王建国"].user)
     with django_assert_max_num_queries(4):  # session, user, person with region, inbox badge
         response = client.get("/")
     html = _html(response)
@@ -87,8 +87,8 @@ def test_home_shows_the_person_card_masked_in_a_constant_number_of_queries(
         assert text in html
 
 
-def test_home_for_a_transferred_person_says_mutual_aid_is_unavailable(client, demo):
-    client.force_login(demo["孙强"].user)
+def test_home_for_a_transferred_person_says_mutual_aid_is_unavailable(client, demo_accounts):
+    client.force_login(demo_accounts["孙强"].user)
     html = _html(client.get("/"))
     assert "已转出" in html
     assert "您当前不是正常参保状态，不能使用家庭共济" in html
@@ -107,8 +107,8 @@ def test_chinese_is_the_default_language(client, db):
     assert "职工医保个人账户家庭共济" in html
 
 
-def test_language_switch_to_english_and_back(client, demo):
-    client.force_login(demo["王建国"].user)
+def test_language_switch_to_english_and_back(client, demo_accounts):
+    client.force_login(demo_accounts["王建国"].user)
     response = client.post(reverse("set_language"), {"language": "en", "next": "/"}, follow=True)
     html = _html(response)
     assert '<html lang="en">' in html
@@ -120,8 +120,8 @@ def test_language_switch_to_english_and_back(client, demo):
     assert "我的参保信息" in _html(response)
 
 
-def test_password_change_requires_the_old_password(client, demo):
-    user = demo["王建国"].user
+def test_password_change_requires_the_old_password(client, demo_accounts):
+    user = demo_accounts["王建国"].user
     client.force_login(user)
     url = reverse("accounts:password-change")
     response = client.post(
@@ -151,14 +151,14 @@ def test_password_change_requires_the_old_password(client, demo):
     assert AuditEntry.objects.filter(action="user.password_change", actor=user).count() == 1
 
 
-def test_logout_is_a_post(client, demo):
-    client.force_login(demo["王建国"].user)
+def test_logout_is_a_post(client, demo_accounts):
+    client.force_login(demo_accounts["王建国"].user)
     assert client.get(reverse("accounts:logout")).status_code == 405
     client.post(reverse("accounts:logout"))
     assert "_auth_user_id" not in client.session
 
 
-def test_csrf_is_enforced_on_login(demo):
+def test_csrf_is_enforced_on_login(demo_accounts):
     from django.test import Client
 
     strict = Client(enforce_csrf_checks=True)

@@ -10,10 +10,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from accounts.demo import seed_accounts
-from family.demo import seed_family
-from payments.demo import seed_balances, seed_institutions
-
 # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
 # itself (fixtures, assertions) are still plain synchronous code.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -96,12 +92,8 @@ def desktop(browser):
 
 
 @pytest.fixture
-def live_demo(transactional_db, live_server):
+def live_demo(demo_transactional, live_server):
     """The demo cast with its relationships (seed_demo), reachable through the live server."""
-    seed_accounts(log=lambda line: None)
-    seed_balances(log=lambda line: None)
-    seed_family(log=lambda line: None)
-    seed_institutions(log=lambda line: None)
     return live_server
 
 

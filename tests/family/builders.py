@@ -8,9 +8,9 @@ from decimal import Decimal
 from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson, RegionPolicy
 from family import services
-from family.models import Authorization, Relation
+from family.models import Authorization, CommitmentLetter, Guardianship, Relation, Relationship
 from payments.services import account_credit
-from tests.family.conftest import NOW
+from tests.clock import NOW
 
 ONLINE = AuditEntry.Channel.ONLINE
 COUNTER = AuditEntry.Channel.COUNTER
@@ -19,6 +19,7 @@ SECOND = dt.timedelta(seconds=1)
 DAY = dt.timedelta(days=1)
 A = Authorization.Status
 LIVE = Authorization.LIVE_STATUSES
+PERSON = InsuredPerson.Status
 
 
 def req(person, relation=Relation.CHILD, start=None, end=None) -> services.MemberRequest:
@@ -86,3 +87,24 @@ def audit_since(mark: int) -> list[AuditEntry]:
 
 def actions_since(mark: int) -> list[str]:
     return [entry.action for entry in audit_since(mark)]
+
+
+def nothing_written():
+    return (
+        Relationship.objects.count(),
+        Authorization.objects.count(),
+        CommitmentLetter.objects.count(),
+    ) == (0, 0, 0)
+
+
+def register_guardian(guardian, ward, staff, **kw):
+    return services.guardianship_register(
+        guardian=guardian,
+        ward=ward,
+        basis=kw.get("basis", Guardianship.Basis.COURT),
+        document="（2026）苏0102民特12号判决书",
+        valid_from=kw.get("valid_from", dt.date(2026, 1, 1)),
+        valid_until=kw.get("valid_until"),
+        actor=staff,
+        channel=COUNTER,
+    )

@@ -27,7 +27,7 @@ CHANGELISTS = {
 
 
 @pytest.fixture
-def staff_admin(demo_family):
+def staff_admin(demo):
     return User.objects.get(username="admin")
 
 
@@ -39,11 +39,11 @@ def admin_page(client, staff_admin):
 
 
 @pytest.fixture
-def guardianship(demo_family, staff_admin):
+def guardianship(demo, staff_admin):
     """R22: 王丽 is her grandfather 王德胜's guardian (court-appointed)."""
     return services.guardianship_register(
-        guardian=demo_family["王丽"],
-        ward=demo_family["王德胜"],
+        guardian=demo["王丽"],
+        ward=demo["王德胜"],
         basis=Guardianship.Basis.COURT,
         document="（2025）苏0102民特12号判决书",
         valid_from=dt.date(2025, 3, 1),
@@ -82,14 +82,14 @@ def test_changelists_show_masked_numbers_only(
     assert_no_full_numbers(html)
 
 
-def test_changelist_queries_do_not_grow_with_rows(admin_page, demo_family, staff_admin):
+def test_changelist_queries_do_not_grow_with_rows(admin_page, demo, staff_admin):
     before = {model: count_queries(admin_page, url) for model, url in CHANGELISTS.items()}
     # One more relationship, authorization, letter and guardianship.
-    bind(demo_family["张伟"], req(demo_family["李秀英"], Relation.SPOUSE))
+    bind(demo["张伟"], req(demo["李秀英"], Relation.SPOUSE))
     for guardian, ward in [("王丽", "王德胜"), ("王建国", "王小明")]:
         services.guardianship_register(
-            guardian=demo_family[guardian],
-            ward=demo_family[ward],
+            guardian=demo[guardian],
+            ward=demo[ward],
             basis=Guardianship.Basis.PARENT,
             document="户口簿",
             valid_from=dt.date(2025, 1, 1),
@@ -111,15 +111,13 @@ def test_authorizations_are_searched_by_exact_number_or_name(admin_page, query, 
     assert absent not in html
 
 
-def test_relationships_are_found_by_a_members_number_and_filtered_by_region(
-    admin_page, demo_family
-):
+def test_relationships_are_found_by_a_members_number_and_filtered_by_region(admin_page, demo):
     html = admin_search(
         admin_page, CHANGELISTS["relationship"], "320111194801051113"
     ).content.decode()
     assert "王建国" in html
     assert "马志强" not in html
-    region = demo_family["马志强"].region
+    region = demo["马志强"].region
     html = admin_page.get(
         CHANGELISTS["relationship"], {"holder__region__id__exact": region.pk}
     ).content.decode()
@@ -129,15 +127,15 @@ def test_relationships_are_found_by_a_members_number_and_filtered_by_region(
 
 
 @pytest.mark.parametrize("query", ["", "王", "320111194801051113"])
-def test_member_count_is_not_multiplied_by_a_search_over_members(admin_page, demo_family, query):
+def test_member_count_is_not_multiplied_by_a_search_over_members(admin_page, demo, query):
     # The search joins the authorizations again; the count must still be 王建国's two members.
     html = admin_search(admin_page, CHANGELISTS["relationship"], query).content.decode()
     row = re.search(r"<tr>(?:(?!</tr>).)*王建国(?:(?!</tr>).)*</tr>", html, re.S).group(0)
     assert re.search(r'class="field-live_members">(\d+)<', row).group(1) == "2"
 
 
-def test_relationship_page_lists_members_and_letters(admin_page, demo_family):
-    relationship = Relationship.objects.get(holder=demo_family["王建国"])
+def test_relationship_page_lists_members_and_letters(admin_page, demo):
+    relationship = Relationship.objects.get(holder=demo["王建国"])
     response = admin_page.get(f"/admin/family/relationship/{relationship.pk}/change/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -148,8 +146,8 @@ def test_relationship_page_lists_members_and_letters(admin_page, demo_family):
     assert_no_full_numbers(html)
 
 
-def test_authorization_page_shows_masked_people(admin_page, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
+def test_authorization_page_shows_masked_people(admin_page, demo):
+    authorization = Authorization.objects.get(member=demo["王德胜"])
     response = admin_page.get(f"/admin/family/authorization/{authorization.pk}/change/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -158,8 +156,8 @@ def test_authorization_page_shows_masked_people(admin_page, demo_family):
     assert_no_full_numbers(html)
 
 
-def test_letter_page_shows_the_text_as_signed_and_that_it_is_intact(admin_page, demo_family):
-    letter = CommitmentLetter.objects.get(holder=demo_family["王建国"])
+def test_letter_page_shows_the_text_as_signed_and_that_it_is_intact(admin_page, demo):
+    letter = CommitmentLetter.objects.get(holder=demo["王建国"])
     response = admin_page.get(f"/admin/family/commitmentletter/{letter.pk}/change/")
     html = response.content.decode()
     assert response.status_code == 200
@@ -186,7 +184,7 @@ def test_guardianship_page_shows_masked_people(admin_page, guardianship):
 
 
 @pytest.mark.parametrize("model", ["relationship", "authorization", "commitmentletter"])
-def test_records_cannot_be_added_changed_or_deleted_in_admin(admin_page, demo_family, model):
+def test_records_cannot_be_added_changed_or_deleted_in_admin(admin_page, demo, model):
     row = {
         "relationship": Relationship.objects.first,
         "authorization": Authorization.objects.first,
@@ -214,7 +212,7 @@ def test_guardianships_cannot_be_changed_or_deleted_in_admin(admin_page, guardia
     assert Guardianship.objects.filter(pk=guardianship.pk).exists()
 
 
-def test_clerks_view_family_records_and_only_supervisors_add_guardians(client, demo_family):
+def test_clerks_view_family_records_and_only_supervisors_add_guardians(client, demo):
     client.force_login(User.objects.get(username="js_clerk"))
     for url in CHANGELISTS.values():
         assert client.get(url).status_code == 200
@@ -240,9 +238,9 @@ def guardianship_form(guardian, ward, **changes):
 
 
 def test_guardianship_added_in_admin_goes_through_the_audited_service(
-    admin_page, demo_family, staff_admin
+    admin_page, demo, staff_admin
 ):
-    guardian, ward = demo_family["王丽"], demo_family["王德胜"]
+    guardian, ward = demo["王丽"], demo["王德胜"]
     response = admin_page.post(
         f"{CHANGELISTS['guardianship']}add/", guardianship_form(guardian, ward)
     )
@@ -254,8 +252,8 @@ def test_guardianship_added_in_admin_goes_through_the_audited_service(
     assert entry.object_id == str(guardianship.public_id)
 
 
-def test_guardian_of_oneself_is_refused_next_to_the_field(admin_page, demo_family):
-    person = demo_family["王德胜"]
+def test_guardian_of_oneself_is_refused_next_to_the_field(admin_page, demo):
+    person = demo["王德胜"]
     response = admin_page.post(
         f"{CHANGELISTS['guardianship']}add/", guardianship_form(person, person)
     )
@@ -265,7 +263,7 @@ def test_guardian_of_oneself_is_refused_next_to_the_field(admin_page, demo_famil
     assert not AuditEntry.objects.filter(action="guardianship.register").exists()
 
 
-def test_guardian_is_found_by_exact_number_and_shown_masked(admin_page, demo_family):
+def test_guardian_is_found_by_exact_number_and_shown_masked(admin_page, demo):
     response = autocomplete(
         admin_page,
         "320102200609182481",
@@ -299,19 +297,17 @@ def person_change_url(person) -> str:
     return f"/admin/accounts/insuredperson/{person.pk}/change/"
 
 
-def test_person_page_asks_for_a_reason_for_status_changes(admin_page, demo_family):
-    html = admin_page.get(person_change_url(demo_family["王德胜"])).content.decode()
+def test_person_page_asks_for_a_reason_for_status_changes(admin_page, demo):
+    html = admin_page.get(person_change_url(demo["王德胜"])).content.decode()
     assert 'name="status_reason"' in html
     assert "变更原因" in html
     add_page = admin_page.get("/admin/accounts/insuredperson/add/").content.decode()
     assert 'name="status_reason"' not in add_page
 
 
-def test_member_transferred_out_in_admin_ends_their_authorization(
-    admin_page, demo_family, staff_admin
-):
+def test_member_transferred_out_in_admin_ends_their_authorization(admin_page, demo, staff_admin):
     # R14
-    desheng, jianguo = demo_family["王德胜"], demo_family["王建国"]
+    desheng, jianguo = demo["王德胜"], demo["王建国"]
     mark = audit_mark()
     response = admin_page.post(
         person_change_url(desheng),
@@ -325,7 +321,7 @@ def test_member_transferred_out_in_admin_ends_their_authorization(
     assert authorization.ended_at is not None
     # 王小明 is still bound, so 王建国's relationship stands.
     assert Relationship.objects.get(holder=jianguo).status == Relationship.Status.ACTIVE
-    assert Authorization.objects.get(member=demo_family["王小明"]).status == A.ACTIVE
+    assert Authorization.objects.get(member=demo["王小明"]).status == A.ACTIVE
     assert actions_since(mark) == ["person.status_change", "authorization.terminate"]
     status_entry, terminate_entry = audit_since(mark)
     assert (status_entry.actor, status_entry.channel, status_entry.person) == (
@@ -340,9 +336,9 @@ def test_member_transferred_out_in_admin_ends_their_authorization(
     assert terminate_entry.after["status"] == "terminated"
 
 
-def test_holder_terminated_in_admin_ends_the_relationship_and_all_members(admin_page, demo_family):
+def test_holder_terminated_in_admin_ends_the_relationship_and_all_members(admin_page, demo):
     # R14
-    jianguo = demo_family["王建国"]
+    jianguo = demo["王建国"]
     mark = audit_mark()
     response = admin_page.post(
         person_change_url(jianguo),
@@ -363,8 +359,8 @@ def test_holder_terminated_in_admin_ends_the_relationship_and_all_members(admin_
     assert all(entry.channel == ADMIN for entry in audit_since(mark))
 
 
-def test_status_change_without_a_reason_shows_an_error_and_changes_nothing(admin_page, demo_family):
-    desheng = demo_family["王德胜"]
+def test_status_change_without_a_reason_shows_an_error_and_changes_nothing(admin_page, demo):
+    desheng = demo["王德胜"]
     mark = audit_mark()
     response = admin_page.post(
         person_change_url(desheng), person_form(desheng, status="transferred", status_reason=" ")
@@ -377,8 +373,8 @@ def test_status_change_without_a_reason_shows_an_error_and_changes_nothing(admin
     assert actions_since(mark) == []
 
 
-def test_status_and_phone_changed_together_are_both_audited(admin_page, demo_family):
-    desheng = demo_family["王德胜"]
+def test_status_and_phone_changed_together_are_both_audited(admin_page, demo):
+    desheng = demo["王德胜"]
     old_phone = desheng.phone
     mark = audit_mark()
     response = admin_page.post(
@@ -400,8 +396,8 @@ def test_status_and_phone_changed_together_are_both_audited(admin_page, demo_fam
     assert status_entry.after["status"] == "suspended"
 
 
-def test_edit_without_status_change_needs_no_reason(admin_page, demo_family):
-    desheng = demo_family["王德胜"]
+def test_edit_without_status_change_needs_no_reason(admin_page, demo):
+    desheng = demo["王德胜"]
     mark = audit_mark()
     response = admin_page.post(
         person_change_url(desheng), person_form(desheng, phone="13900000002")
@@ -414,8 +410,8 @@ def test_edit_without_status_change_needs_no_reason(admin_page, demo_family):
 # the audit trail (registered in accounts) shows family actions
 
 
-def test_audit_list_and_page_show_family_actions_with_masked_numbers(admin_page, demo_family):
-    desheng = demo_family["王德胜"]
+def test_audit_list_and_page_show_family_actions_with_masked_numbers(admin_page, demo):
+    desheng = demo["王德胜"]
     admin_page.post(
         person_change_url(desheng),
         person_form(desheng, status="transferred", status_reason="转往上海市参保"),

@@ -12,9 +12,9 @@ from family import selectors as family_selectors
 from family import services
 from family.models import Authorization, CommitmentLetter, Relationship
 from family.services import binding
+from tests.clock import NOW
 from tests.factories import InsuredPersonFactory, make_id_number
 from tests.family.builders import DAY, A, bind, req
-from tests.family.conftest import NOW
 from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,10 +44,12 @@ def new_child(code, seq, birth=dt.date(2019, 5, 1)):
     )
 
 
-def test_two_holders_binding_the_same_member_at_once_exclusive_policy(cast):  # R5
-    wang, li = cast["王建国"], cast["李秀英"]
+def test_two_holders_binding_the_same_member_at_once_exclusive_policy(demo_unbound):  # R5
+    wang, li = demo_unbound["王建国"], demo_unbound["李秀英"]
     for round_number in range(4):
-        child = cast["王小明"] if round_number == 0 else new_child("320100", 700 + round_number)
+        child = (
+            demo_unbound["王小明"] if round_number == 0 else new_child("320100", 700 + round_number)
+        )
         outcomes = run_together(binder(wang, child), binder(li, child))
         kinds = sorted(kind for kind, _value in outcomes)
         assert kinds == ["ok", "refused"], outcomes
@@ -64,7 +66,9 @@ def test_two_holders_binding_the_same_member_at_once_exclusive_policy(cast):  # 
     assert Relationship.objects.filter(status="active").count() in (1, 2)
 
 
-def test_the_database_alone_keeps_an_exclusive_member_in_one_relationship(cast, monkeypatch):  # R5
+def test_the_database_alone_keeps_an_exclusive_member_in_one_relationship(
+    demo_unbound, monkeypatch
+):  # R5
     """Without the person-row locks, and with both requests held until both have passed the
     Python checks, the partial unique index refuses the second insert; the service reports it
     with the R5 message."""
@@ -85,8 +89,10 @@ def test_the_database_alone_keeps_an_exclusive_member_in_one_relationship(cast, 
 
     monkeypatch.setattr(binding, "lock_persons", no_locks)
     monkeypatch.setattr(binding, "bind_check", bind_check_then_wait)
-    child = cast["王小明"]
-    outcomes = run_together(binder(cast["王建国"], child), binder(cast["李秀英"], child))
+    child = demo_unbound["王小明"]
+    outcomes = run_together(
+        binder(demo_unbound["王建国"], child), binder(demo_unbound["李秀英"], child)
+    )
     assert sorted(kind for kind, _value in outcomes) == ["ok", "refused"], outcomes
     assert [value for kind, value in outcomes if kind == "refused"] == [
         [str(family_errors.MEMBER_IN_OTHER_RELATIONSHIP)]
@@ -95,8 +101,8 @@ def test_the_database_alone_keeps_an_exclusive_member_in_one_relationship(cast, 
     assert CommitmentLetter.objects.count() == 1
 
 
-def test_the_same_binding_submitted_twice_at_once_binds_once(cast):  # R4
-    wang, xiaoming = cast["王建国"], cast["王小明"]
+def test_the_same_binding_submitted_twice_at_once_binds_once(demo_unbound):  # R4
+    wang, xiaoming = demo_unbound["王建国"], demo_unbound["王小明"]
     outcomes = run_together(binder(wang, xiaoming), binder(wang, xiaoming))
     assert sorted(kind for kind, _value in outcomes) == ["ok", "refused"], outcomes
     assert [value for kind, value in outcomes if kind == "refused"] == [
@@ -108,17 +114,19 @@ def test_the_same_binding_submitted_twice_at_once_binds_once(cast):  # R4
     assert AuditEntry.objects.filter(action="letter.sign").count() == 1
 
 
-def test_both_parents_binding_their_child_at_once_multi_holder_policy(cast):  # R5
-    child = cast["马小燕"]
-    outcomes = run_together(binder(cast["马志强"], child), binder(cast["古丽娜"], child))
+def test_both_parents_binding_their_child_at_once_multi_holder_policy(demo_unbound):  # R5
+    child = demo_unbound["马小燕"]
+    outcomes = run_together(
+        binder(demo_unbound["马志强"], child), binder(demo_unbound["古丽娜"], child)
+    )
     assert [kind for kind, _value in outcomes] == ["ok", "ok"], outcomes
     rows = Authorization.objects.live().filter(member=child)
     assert sorted(a.holder.name for a in rows) == ["古丽娜", "马志强"]
     assert all(a.status == A.ACTIVE and not a.exclusive for a in rows)
 
 
-def test_two_lapse_runs_at_once_lapse_each_request_once(cast):  # R8
-    holders = [cast["王建国"], cast["李秀英"], cast["张伟"]]
+def test_two_lapse_runs_at_once_lapse_each_request_once(demo_unbound):  # R8
+    holders = [demo_unbound["王建国"], demo_unbound["李秀英"], demo_unbound["张伟"]]
     adults = [new_child("320100", 800 + n, birth=dt.date(1990, 1, 1)) for n in range(6)]
     for index, holder in enumerate(holders):
         bind(holder, req(adults[2 * index]), req(adults[2 * index + 1]))

@@ -16,15 +16,15 @@ from .builders import A, bind, live, req
 LOCKED_TEXT = "密码输错次数过多，账号已被锁定30分钟"
 
 
-def _pending_for_wangli(cast) -> Authorization:
-    bind(cast["王建国"], req(cast["王丽"], Relation.CHILD), at=None)
-    return live(cast["王建国"], cast["王丽"])
+def _pending_for_wangli(demo_unbound) -> Authorization:
+    bind(demo_unbound["王建国"], req(demo_unbound["王丽"], Relation.CHILD), at=None)
+    return live(demo_unbound["王建国"], demo_unbound["王丽"])
 
 
-def test_guessing_the_password_at_the_consent_answer_locks_and_answers_nothing(cast):
-    authorization = _pending_for_wangli(cast)
+def test_guessing_the_password_at_the_consent_answer_locks_and_answers_nothing(demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
     client = Client(REMOTE_ADDR="10.2.2.2")
-    client.force_login(cast["王丽"].user)
+    client.force_login(demo_unbound["王丽"].user)
     url = reverse("family:consent-answer", args=[authorization.public_id])
     for attempt in range(5):
         response = client.post(url, {"password": f"guess-{attempt}", "answer": "agree"})
@@ -42,6 +42,6 @@ def test_guessing_the_password_at_the_consent_answer_locks_and_answers_nothing(c
     # The right password, from a fresh session elsewhere, cannot sign in now.
     login = Client(REMOTE_ADDR="10.1.1.1").post(
         reverse("accounts:login"),
-        {"username": cast["王丽"].id_number, "password": CITIZEN_PASSWORD},
+        {"username": demo_unbound["王丽"].id_number, "password": CITIZEN_PASSWORD},
     )
     assert login.status_code == 429

@@ -2,7 +2,7 @@
 staff, built only from the stored letter; region scope; query counts; an eight-member letter whose
 member rows are never split by a page break.
 
-Letters are signed through the real services (the demo family of tests/family/conftest.py, or
+Letters are signed through the real services (the demo cast of tests/conftest.py, or
 `bind_eight`); pages go through Django's test client on PostgreSQL."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from django.urls import reverse
 from accounts.models import RegionPolicy
 from family import letter_print, letters
 from family.models import CommitmentLetter
-from tests.family.conftest import NOW
+from tests.clock import NOW
 from tests.family.letter_helpers import (
     EIGHT,
     bind_eight,
@@ -59,9 +59,9 @@ def _pdf_url(letter, namespace="family") -> str:
 
 
 @pytest.fixture
-def wang(demo_family, client):
+def wang(demo, client):
     """王建国 logged in, with his signed letter (王小明 child, 王德胜 parent)."""
-    holder = demo_family["王建国"]
+    holder = demo["王建国"]
     client.force_login(holder.user)
     return holder
 
@@ -125,8 +125,8 @@ def test_the_pdf_uses_only_the_bundled_font_embedded(client, wang, tmp_path):
     assert "\ufffd" not in pdf_text(pdf, tmp_path)
 
 
-def test_the_drawn_signature_and_typed_name_are_printed(client, demo_family, tmp_path):
-    holder = demo_family["张伟"]
+def test_the_drawn_signature_and_typed_name_are_printed(client, demo, tmp_path):
+    holder = demo["张伟"]
     letter = bind_eight(holder, at=NOW, image=signature_png())
     client.force_login(holder.user)
 
@@ -234,27 +234,27 @@ def test_a_letter_version_without_a_layout_of_its_own_uses_the_default_layout(wa
 # scope
 
 
-def test_a_citizen_gets_404_on_another_holders_letter(client, demo_family):
-    other = _letter(demo_family["马志强"])
-    client.force_login(demo_family["王建国"].user)
+def test_a_citizen_gets_404_on_another_holders_letter(client, demo):
+    other = _letter(demo["马志强"])
+    client.force_login(demo["王建国"].user)
 
     assert client.get(_print_url(other)).status_code == 404
     assert client.get(_pdf_url(other)).status_code == 404
 
 
-def test_an_anonymous_visitor_is_sent_to_the_login(client, demo_family):
-    letter = _letter(demo_family["王建国"])
+def test_an_anonymous_visitor_is_sent_to_the_login(client, demo):
+    letter = _letter(demo["王建国"])
     for url in (_print_url(letter), _pdf_url(letter)):
         response = client.get(url)
         assert response.status_code == 302
         assert reverse("accounts:login") in response["Location"]
 
 
-def test_staff_print_and_download_letters_of_their_regions_only(client, demo_family, tmp_path):
+def test_staff_print_and_download_letters_of_their_regions_only(client, demo, tmp_path):
     from accounts.models import User
 
-    jiangsu = _letter(demo_family["王建国"])
-    xinjiang = _letter(demo_family["马志强"])
+    jiangsu = _letter(demo["王建国"])
+    xinjiang = _letter(demo["马志强"])
 
     client.force_login(User.objects.get(username="xj_clerk"))
     assert client.get(_print_url(jiangsu, "staff")).status_code == 404
@@ -266,23 +266,23 @@ def test_staff_print_and_download_letters_of_their_regions_only(client, demo_fam
     client.force_login(User.objects.get(username="js_clerk"))
     page = client.get(_print_url(jiangsu, "staff")).content.decode()
     assert "王建国" in page
-    assert reverse("staff:person", args=[demo_family["王建国"].public_id]) in page
+    assert reverse("staff:person", args=[demo["王建国"].public_id]) in page
     assert client.get(_pdf_url(jiangsu, "staff")).content.startswith(b"%PDF")
     assert client.get(_print_url(xinjiang, "staff")).status_code == 404
 
 
-def test_a_citizen_gets_403_on_the_staff_letter_pages(client, demo_family):
-    letter = _letter(demo_family["王建国"])
-    client.force_login(demo_family["王建国"].user)
+def test_a_citizen_gets_403_on_the_staff_letter_pages(client, demo):
+    letter = _letter(demo["王建国"])
+    client.force_login(demo["王建国"].user)
 
     assert client.get(_print_url(letter, "staff")).status_code == 403
     assert client.get(_pdf_url(letter, "staff")).status_code == 403
 
 
-def test_the_staff_person_page_links_each_letter_to_its_print_view_and_pdf(client, demo_family):
+def test_the_staff_person_page_links_each_letter_to_its_print_view_and_pdf(client, demo):
     from accounts.models import User
 
-    holder = demo_family["王建国"]
+    holder = demo["王建国"]
     letter = _letter(holder)
     client.force_login(User.objects.get(username="js_clerk"))
 
@@ -306,12 +306,12 @@ def test_the_citizen_print_view_runs_a_fixed_number_of_queries(
 
 
 def test_the_staff_print_view_runs_a_fixed_number_of_queries_whatever_the_members(
-    client, demo_family, django_assert_num_queries
+    client, demo, django_assert_num_queries
 ):
     from accounts.models import User
 
-    small = _letter(demo_family["王建国"])
-    large = bind_eight(demo_family["张伟"], at=NOW)
+    small = _letter(demo["王建国"])
+    large = bind_eight(demo["张伟"], at=NOW)
     client.force_login(User.objects.get(username="js_clerk"))
 
     for letter in (small, large):
@@ -323,8 +323,8 @@ def test_the_staff_print_view_runs_a_fixed_number_of_queries_whatever_the_member
 # eight members (issue 7 acceptance): every row whole on one page; pages looked at as PNG
 
 
-def test_an_eight_member_letter_keeps_every_member_row_on_one_page(client, demo_family, tmp_path):
-    holder = demo_family["张伟"]
+def test_an_eight_member_letter_keeps_every_member_row_on_one_page(client, demo, tmp_path):
+    holder = demo["张伟"]
     letter = bind_eight(holder, at=NOW, image=signature_png())
     client.force_login(holder.user)
 
@@ -357,9 +357,9 @@ def test_an_eight_member_letter_keeps_every_member_row_on_one_page(client, demo_
 
 
 def test_the_xinjiang_mutual_aid_letter_prints_with_its_own_title_and_bureau(
-    client, demo_family, tmp_path
+    client, demo, tmp_path
 ):
-    ma = demo_family["马志强"]
+    ma = demo["马志强"]
     letter = _letter(ma)
     assert letter.kind == CommitmentLetter.Kind.MUTUAL_AID_LETTER
     client.force_login(ma.user)
@@ -370,14 +370,14 @@ def test_the_xinjiang_mutual_aid_letter_prints_with_its_own_title_and_bureau(
 
 
 def test_the_counter_withholding_agreement_prints_with_its_window_label(
-    client, demo_family, tmp_path, settings
+    client, demo, tmp_path, settings
 ):
     """A 五家渠 counter binding signs the 个人账户代扣协议 (its member lines say 代扣期限)."""
     from family import services
     from tests.staff.counter_helpers import documents_for, pdf_bytes, upload
 
     settings.COUNTER_SCAN_ROOT = tmp_path / "scans"
-    ma, son = demo_family["马志强"], demo_family["马俊"]
+    ma, son = demo["马志强"], demo["马俊"]
     clerk = _staff("xj_clerk")
     binding = services.counter_binding_start(holder=ma, actor=clerk)
     services.counter_binding_member_add(

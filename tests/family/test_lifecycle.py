@@ -17,6 +17,7 @@ from accounts.services import notification_emails_send
 from family import selectors, services, tasks
 from family.demo import desheng_end
 from family.models import Authorization, Relation, Relationship
+from tests.clock import NOW, SHANGHAI
 from tests.factories import InsuredPersonFactory, make_id_number
 from tests.family.builders import (
     DAY,
@@ -29,7 +30,6 @@ from tests.family.builders import (
     live,
     req,
 )
-from tests.family.conftest import NOW, SHANGHAI
 from tests.threads import run_together
 
 DESHENG_END = desheng_end()  # as seed_family computes it today
@@ -46,16 +46,16 @@ def told(kind=None) -> Counter:
     return Counter((n.recipient.name, n.kind) for n in rows)
 
 
-def desheng(demo_family):
-    return live(demo_family["王建国"], demo_family["王德胜"])
+def desheng(demo):
+    return live(demo["王建国"], demo["王德胜"])
 
 
 # ---------------------------------------------------------------------------------------------
 # the end instant, in Asia/Shanghai, stored in UTC
 
 
-def test_the_demo_window_ends_at_235959_shanghai_stored_as_utc(demo_family):
-    auth = desheng(demo_family)
+def test_the_demo_window_ends_at_235959_shanghai_stored_as_utc(demo):
+    auth = desheng(demo)
     year = DESHENG_END.year  # 2026 in the cast; a year later once that is too close
     assert auth.window_end == dt.datetime(year, 12, 31, 15, 59, 59, tzinfo=UTC)
     assert timezone.localtime(auth.window_end).strftime("%Y-%m-%d %H:%M:%S") == (
@@ -74,9 +74,9 @@ def test_the_demo_window_ends_at_235959_shanghai_stored_as_utc(demo_family):
         (dt.datetime(DESHENG_END.year, 12, 31, 23, 59, 59, tzinfo=UTC), False),
     ],
 )
-def test_usable_one_second_before_the_end_and_refused_one_second_after(demo_family, at, usable):
-    auth = desheng(demo_family)
-    usable_now = selectors.authorizations_usable_for(member=demo_family["王德胜"], at=at)
+def test_usable_one_second_before_the_end_and_refused_one_second_after(demo, at, usable):
+    auth = desheng(demo)
+    usable_now = selectors.authorizations_usable_for(member=demo["王德胜"], at=at)
     assert (auth in usable_now) is usable
     assert fresh_auth(auth).status == A.ACTIVE  # nothing ran: use time alone decides
 
@@ -85,8 +85,8 @@ def fresh_auth(auth):
     return type(auth).objects.get(pk=auth.pk)
 
 
-def test_expiry_changes_nothing_at_the_end_instant_and_expires_one_second_after(demo_family):
-    auth = desheng(demo_family)
+def test_expiry_changes_nothing_at_the_end_instant_and_expires_one_second_after(demo):
+    auth = desheng(demo)
     mark = audit_mark()
     assert services.lifecycle_run(at=DESHENG_END) == {"expired": 0, "started": 0}
     assert fresh_auth(auth).status == A.ACTIVE
@@ -111,15 +111,15 @@ def test_expiry_changes_nothing_at_the_end_instant_and_expires_one_second_after(
         "expired",
     )
     # 王小明 is still bound: the relationship stands.
-    assert Relationship.objects.get(holder=demo_family["王建国"]).status == "active"
+    assert Relationship.objects.get(holder=demo["王建国"]).status == "active"
     assert told(Kind.EXPIRED) == {("王建国", Kind.EXPIRED): 1, ("王德胜", Kind.EXPIRED): 1}
 
 
-def test_a_window_ending_at_local_midnight_is_compared_as_an_instant(cast):
+def test_a_window_ending_at_local_midnight_is_compared_as_an_instant(demo_unbound):
     """00:00:00 Shanghai is 16:00:00 UTC the day before; no date arithmetic in either zone."""
     end = dt.datetime(2026, 12, 1, 0, 0, 0, tzinfo=SHANGHAI)
-    bind(cast["王建国"], req(cast["王小明"], end=end))
-    auth = live(cast["王建国"], cast["王小明"])
+    bind(demo_unbound["王建国"], req(demo_unbound["王小明"], end=end))
+    auth = live(demo_unbound["王建国"], demo_unbound["王小明"])
     assert auth.window_end == dt.datetime(2026, 11, 30, 16, 0, 0, tzinfo=UTC)
     assert services.authorizations_expire(at=end) == 0
     assert services.authorizations_expire(at=end + SECOND) == 1
@@ -135,12 +135,12 @@ def test_a_window_ending_at_local_midnight_is_compared_as_an_instant(cast):
         (tasks.send_expiry_reminders, DESHENG_END - 7 * DAY, 1),
     ],
 )
-def test_each_task_runs_eagerly_on_the_real_clock(demo_family, time_machine, task, moment, result):
+def test_each_task_runs_eagerly_on_the_real_clock(demo, time_machine, task, moment, result):
     time_machine.move_to(moment, tick=False)
     assert task.delay().get() == result
     assert task.delay().get() in (result, 0, {"expired": 0, "started": 0})  # a rerun: no-op
     expected = A.EXPIRED if result == {"expired": 1, "started": 0} else A.ACTIVE
-    assert Authorization.objects.get(member=demo_family["王德胜"]).status == expected
+    assert Authorization.objects.get(member=demo["王德胜"]).status == expected
 
 
 def test_tasks_are_late_acknowledged_and_expire():
@@ -158,7 +158,7 @@ def test_tasks_are_late_acknowledged_and_expire():
 # twice, and at once
 
 
-def test_expiry_run_twice_changes_and_tells_each_row_once(demo_family):
+def test_expiry_run_twice_changes_and_tells_each_row_once(demo):
     at = DESHENG_END + SECOND
     assert services.authorizations_expire(at=at) == 1
     mark = audit_mark()
@@ -185,10 +185,10 @@ def many_children(count: int, *, region="659004", birth=dt.date(2016, 5, 1)):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_three_expiry_runs_at_once_expire_each_row_once(cast):
+def test_three_expiry_runs_at_once_expire_each_row_once(demo_unbound):
     """Three workers at once, small batches: SKIP LOCKED gives them disjoint rows; together they
     expire all 40, each audited and told once, and the emptied relationship ends once."""
-    holder = cast["马志强"]
+    holder = demo_unbound["马志强"]
     children = many_children(40)
     end = NOW + DAY
     bind(holder, *(req(child, end=end) for child in children))
@@ -210,9 +210,9 @@ def test_three_expiry_runs_at_once_expire_each_row_once(cast):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_every_pass_run_twice_at_once_does_its_work_once(cast):
+def test_every_pass_run_twice_at_once_does_its_work_once(demo_unbound):
     """Lapse, start, reminders and the R14 pass, each started twice at the same instant."""
-    holder = cast["马志强"]
+    holder = demo_unbound["马志强"]
     children = many_children(12, birth=dt.date(2016, 5, 1))
     teens = many_children(6, birth=dt.date(2008, 1, 1))  # over 16: consent needed
     start = NOW + DAY
@@ -247,8 +247,8 @@ def test_every_pass_run_twice_at_once_does_its_work_once(cast):
 # start of a scheduled window
 
 
-def test_a_scheduled_window_becomes_active_at_its_start_and_both_are_told(cast):
-    wang, xiaoming = cast["王建国"], cast["王小明"]
+def test_a_scheduled_window_becomes_active_at_its_start_and_both_are_told(demo_unbound):
+    wang, xiaoming = demo_unbound["王建国"], demo_unbound["王小明"]
     start = NOW + DAY
     bind(wang, req(xiaoming, start=start))
     auth = live(wang, xiaoming)
@@ -264,8 +264,8 @@ def test_a_scheduled_window_becomes_active_at_its_start_and_both_are_told(cast):
     assert services.lifecycle_run(at=start + DAY) == {"expired": 0, "started": 0}
 
 
-def test_a_scheduled_window_already_over_expires_without_starting(cast):
-    wang, xiaoming = cast["王建国"], cast["王小明"]
+def test_a_scheduled_window_already_over_expires_without_starting(demo_unbound):
+    wang, xiaoming = demo_unbound["王建国"], demo_unbound["王小明"]
     start = NOW + DAY
     bind(wang, req(xiaoming, start=start, end=start + DAY))
     assert services.lifecycle_run(at=start + 2 * DAY) == {"expired": 1, "started": 0}
@@ -273,15 +273,15 @@ def test_a_scheduled_window_already_over_expires_without_starting(cast):
     assert set(told(Kind.EXPIRED)) == {("王建国", Kind.EXPIRED), ("王小明", Kind.EXPIRED)}
 
 
-def test_a_pending_consent_does_not_start_however_late_it_is(cast):  # R8
-    wang, wangli = cast["王建国"], cast["王丽"]
+def test_a_pending_consent_does_not_start_however_late_it_is(demo_unbound):  # R8
+    wang, wangli = demo_unbound["王建国"], demo_unbound["王丽"]
     bind(wang, req(wangli, Relation.CHILD))
     assert services.authorizations_activate(at=NOW + 3 * DAY) == 0
     assert live(wang, wangli).status == A.PENDING_CONSENT
 
 
-def test_consent_to_a_later_window_schedules_it(cast):  # R8
-    wang, wangli = cast["王建国"], cast["王丽"]
+def test_consent_to_a_later_window_schedules_it(demo_unbound):  # R8
+    wang, wangli = demo_unbound["王建国"], demo_unbound["王丽"]
     start = NOW + 3 * DAY
     bind(wang, req(wangli, start=start))
     answer(live(wang, wangli), wangli, at=NOW + DAY)
@@ -290,8 +290,8 @@ def test_consent_to_a_later_window_schedules_it(cast):  # R8
     assert live(wang, wangli).status == A.ACTIVE
 
 
-def test_a_window_change_moves_between_scheduled_and_active(demo_family):  # R6, R7
-    wang, xiaoming = demo_family["王建国"], demo_family["王小明"]
+def test_a_window_change_moves_between_scheduled_and_active(demo):  # R6, R7
+    wang, xiaoming = demo["王建国"], demo["王小明"]
     auth = live(wang, xiaoming)
     later = NOW + 10 * DAY
     services.authorization_window_change(
@@ -310,8 +310,8 @@ def test_a_window_change_moves_between_scheduled_and_active(demo_family):  # R6,
 # R8 consent lapse
 
 
-def test_an_unanswered_request_lapses_after_the_policy_days_and_both_are_told(cast):
-    wang, wangli = cast["王建国"], cast["王丽"]
+def test_an_unanswered_request_lapses_after_the_policy_days_and_both_are_told(demo_unbound):
+    wang, wangli = demo_unbound["王建国"], demo_unbound["王丽"]
     bind(wang, req(wangli))
     auth = live(wang, wangli)
     deadline = auth.consent_deadline
@@ -338,11 +338,11 @@ def test_an_unanswered_request_lapses_after_the_policy_days_and_both_are_told(ca
 # R14 reconciliation of statuses changed outside the portal
 
 
-def test_a_member_terminated_by_a_bulk_import_is_ended_by_the_reconciliation(demo_family):
-    wang, father = demo_family["王建国"], demo_family["王德胜"]
+def test_a_member_terminated_by_a_bulk_import_is_ended_by_the_reconciliation(demo):
+    wang, father = demo["王建国"], demo["王德胜"]
     # Changed outside the portal: no service ran, nothing was ended.
     InsuredPerson.objects.filter(pk=father.pk).update(status=InsuredPerson.Status.TERMINATED)
-    assert desheng(demo_family).status == A.ACTIVE
+    assert desheng(demo).status == A.ACTIVE
     assert father not in [
         a.member for a in selectors.authorizations_usable_for(member=father, at=NOW)
     ]  # refused at use time meanwhile
@@ -357,8 +357,8 @@ def test_a_member_terminated_by_a_bulk_import_is_ended_by_the_reconciliation(dem
     assert services.statuses_reconcile() == 0
 
 
-def test_a_holder_transferred_out_by_sql_loses_the_relationship_as_holder(demo_family):
-    wang = demo_family["王建国"]
+def test_a_holder_transferred_out_by_sql_loses_the_relationship_as_holder(demo):
+    wang = demo["王建国"]
     InsuredPerson.objects.filter(pk=wang.pk).update(status=InsuredPerson.Status.TRANSFERRED)
     assert services.statuses_reconcile(at=NOW) == 2
     relationship = Relationship.objects.get(holder=wang)
@@ -371,11 +371,11 @@ def test_a_holder_transferred_out_by_sql_loses_the_relationship_as_holder(demo_f
     assert told(Kind.ENDED)[("王建国", Kind.ENDED)] == 2  # one per authorization
 
 
-def test_a_relationship_of_a_gone_holder_without_members_is_ended_too(cast):
+def test_a_relationship_of_a_gone_holder_without_members_is_ended_too(demo_unbound):
     """Drift from outside the portal: the member row was ended by SQL, the relationship was not,
     then the holder was transferred out. The pass ends the relationship for the R14 reason."""
-    wang = cast["王建国"]
-    bind(wang, req(cast["王小明"]))
+    wang = demo_unbound["王建国"]
+    bind(wang, req(demo_unbound["王小明"]))
     Authorization.objects.filter(holder=wang).update(status=A.REVOKED, ended_at=NOW)
     InsuredPerson.objects.filter(pk=wang.pk).update(status=InsuredPerson.Status.TRANSFERRED)
     mark = audit_mark()
@@ -387,19 +387,17 @@ def test_a_relationship_of_a_gone_holder_without_members_is_ended_too(cast):
     assert actions_since(mark) == ["relationship.end"]
 
 
-def test_suspension_ends_nothing(demo_family):  # R14: only transfer/termination end
-    InsuredPerson.objects.filter(pk=demo_family["王德胜"].pk).update(
-        status=InsuredPerson.Status.SUSPENDED
-    )
+def test_suspension_ends_nothing(demo):  # R14: only transfer/termination end
+    InsuredPerson.objects.filter(pk=demo["王德胜"].pk).update(status=InsuredPerson.Status.SUSPENDED)
     assert services.statuses_reconcile(at=NOW) == 0
-    assert desheng(demo_family).status == A.ACTIVE
+    assert desheng(demo).status == A.ACTIVE
 
 
-def test_a_status_change_through_the_portal_tells_both_sides(demo_family):  # R14
+def test_a_status_change_through_the_portal_tells_both_sides(demo):  # R14
     from tests.factories import StaffUserFactory
 
     services.person_status_change(
-        person=demo_family["王德胜"],
+        person=demo["王德胜"],
         status=InsuredPerson.Status.TRANSFERRED,
         reason="转出至外省",
         actor=StaffUserFactory(),
@@ -413,8 +411,8 @@ def test_a_status_change_through_the_portal_tells_both_sides(demo_family):  # R1
 # reminders
 
 
-def test_a_reminder_seven_days_before_the_end_once_and_again_after_a_window_change(demo_family):
-    wang = demo_family["王建国"]
+def test_a_reminder_seven_days_before_the_end_once_and_again_after_a_window_change(demo):
+    wang = demo["王建国"]
     assert services.expiry_reminders_send(at=DESHENG_END - 8 * DAY) == 0
     assert services.expiry_reminders_send(at=DESHENG_END - 7 * DAY) == 1
     assert services.expiry_reminders_send(at=DESHENG_END - 6 * DAY) == 1  # read again …
@@ -425,7 +423,7 @@ def test_a_reminder_seven_days_before_the_end_once_and_again_after_a_window_chan
 
     new_end = DESHENG_END - 2 * DAY
     services.authorization_window_change(
-        authorization=desheng(demo_family),
+        authorization=desheng(demo),
         window_start=None,
         window_end=new_end,
         signature=services.Signature(name=wang.name),
@@ -441,21 +439,21 @@ def test_a_reminder_seven_days_before_the_end_once_and_again_after_a_window_chan
 # notifications of the one-row services, and their mail
 
 
-def test_binding_tells_the_member_or_both_sides(cast):
-    wang = cast["王建国"]
-    bind(wang, req(cast["王小明"]), req(cast["王丽"]))
+def test_binding_tells_the_member_or_both_sides(demo_unbound):
+    wang = demo_unbound["王建国"]
+    bind(wang, req(demo_unbound["王小明"]), req(demo_unbound["王丽"]))
     assert told() == {
         ("王建国", Kind.STARTED): 1,  # 王小明 starts at once (under 16)
         ("王小明", Kind.STARTED): 1,
         ("王丽", Kind.CONSENT_REQUESTED): 1,  # 王丽 must answer first (R8)
     }
-    answer(live(wang, cast["王丽"]), cast["王丽"])
+    answer(live(wang, demo_unbound["王丽"]), demo_unbound["王丽"])
     assert told()[("王丽", Kind.STARTED)] == 1
     assert told()[("王建国", Kind.STARTED)] == 2
 
 
-def test_revoke_and_leave_tell_both_sides(demo_family):  # R15
-    wang, xiaoming, father = demo_family["王建国"], demo_family["王小明"], demo_family["王德胜"]
+def test_revoke_and_leave_tell_both_sides(demo):  # R15
+    wang, xiaoming, father = demo["王建国"], demo["王小明"], demo["王德胜"]
     Notification.objects.all().delete()
     services.authorization_revoke(
         authorization=live(wang, xiaoming),
@@ -483,8 +481,8 @@ def test_revoke_and_leave_tell_both_sides(demo_family):  # R15
     assert any("成员已退出" in b for b in bodies)
 
 
-def test_mail_goes_once_to_those_with_an_address(demo_family):
-    wang = demo_family["王建国"]
+def test_mail_goes_once_to_those_with_an_address(demo):
+    wang = demo["王建国"]
     wang.user.email = "wjg@example.org"
     wang.user.save(update_fields=["email"])
     Notification.objects.update(email_status="no_address")  # the demo's earlier news aside
@@ -504,8 +502,8 @@ def test_mail_goes_once_to_those_with_an_address(demo_family):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_mail_sweeps_at_once_send_each_mail_once(cast):
-    holder = cast["马志强"]
+def test_two_mail_sweeps_at_once_send_each_mail_once(demo_unbound):
+    holder = demo_unbound["马志强"]
     holder.user.email = "mzq@example.org"
     holder.user.save(update_fields=["email"])
     mail.outbox = []
@@ -523,11 +521,11 @@ def test_two_mail_sweeps_at_once_send_each_mail_once(cast):
     assert Notification.objects.filter(email_status="sent").count() == 30
 
 
-def test_a_registered_guardian_is_asked_with_the_member(cast):  # R8, R22
+def test_a_registered_guardian_is_asked_with_the_member(demo_unbound):  # R8, R22
     from family.models import Guardianship
     from tests.factories import StaffUserFactory
 
-    wang, desheng, wangli = cast["王建国"], cast["王德胜"], cast["王丽"]
+    wang, desheng, wangli = demo_unbound["王建国"], demo_unbound["王德胜"], demo_unbound["王丽"]
     services.guardianship_register(
         guardian=wangli,
         ward=desheng,
@@ -549,9 +547,9 @@ def test_a_registered_guardian_is_asked_with_the_member(cast):  # R8, R22
     assert "您监护的王*胜" in body and "代为同意" in body
 
 
-def test_a_relationship_left_without_members_is_ended_by_the_r14_pass(demo_family):
+def test_a_relationship_left_without_members_is_ended_by_the_r14_pass(demo):
     """What a pass that skipped a locked relationship leaves behind (or SQL drift)."""
-    wang = demo_family["王建国"]
+    wang = demo["王建国"]
     Authorization.objects.filter(holder=wang).update(status=A.REVOKED, ended_at=NOW)
     assert Relationship.objects.get(holder=wang).status == "active"
     mark = audit_mark()
@@ -563,9 +561,9 @@ def test_a_relationship_left_without_members_is_ended_by_the_r14_pass(demo_famil
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_holder_ending_the_relationship_while_it_expires_does_not_deadlock(cast):
+def test_the_holder_ending_the_relationship_while_it_expires_does_not_deadlock(demo_unbound):
     """`relationship_end` locks authorizations before the relationship, as the pass does."""
-    holder = cast["马志强"]
+    holder = demo_unbound["马志强"]
     children = many_children(20)
     end = NOW + DAY
     bind(holder, *(req(child, end=end) for child in children))

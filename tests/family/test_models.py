@@ -9,8 +9,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
 from family.models import Authorization, CommitmentLetter, Guardianship, Relation, Relationship
+from tests.clock import NOW
 from tests.family.builders import LIVE, ONLINE, SECOND, A, live
-from tests.family.conftest import NOW
 
 
 @contextmanager
@@ -39,8 +39,8 @@ def _authorization(**fields):
 # relationships
 
 
-def test_one_active_relationship_per_holder(demo_family):  # R4
-    wang = demo_family["王建国"]
+def test_one_active_relationship_per_holder(demo):  # R4
+    wang = demo["王建国"]
     with refused("relationship_one_active_per_holder"):
         Relationship.objects.create(holder=wang, channel=ONLINE)
     Relationship.objects.create(  # an ended one is history, not a second relationship
@@ -49,8 +49,8 @@ def test_one_active_relationship_per_holder(demo_family):  # R4
     assert Relationship.objects.filter(holder=wang).count() == 2
 
 
-def test_relationship_end_fields_match_its_status(demo_family):
-    rows = Relationship.objects.filter(holder=demo_family["王建国"])
+def test_relationship_end_fields_match_its_status(demo):
+    rows = Relationship.objects.filter(holder=demo["王建国"])
     with refused("relationship_end_fields_match_status"):
         rows.update(status="ended")  # no ended_at, no reason
     with refused("relationship_end_fields_match_status"):
@@ -64,15 +64,15 @@ def test_relationship_end_fields_match_its_status(demo_family):
 # authorizations
 
 
-def test_nobody_is_bound_to_themselves(demo_family):  # R1
-    wang = demo_family["王建国"]
+def test_nobody_is_bound_to_themselves(demo):  # R1
+    wang = demo["王建国"]
     relationship = Relationship.objects.get(holder=wang)
     with refused("authorization_no_self_binding"):
         _authorization(relationship=relationship, holder=wang, member=wang, relation="spouse")
 
 
-def test_window_end_strictly_after_start(demo_family):  # R6
-    rows = Authorization.objects.filter(pk=live(demo_family["王建国"], demo_family["王德胜"]).pk)
+def test_window_end_strictly_after_start(demo):  # R6
+    rows = Authorization.objects.filter(pk=live(demo["王建国"], demo["王德胜"]).pk)
     with refused("authorization_end_after_start"):
         rows.update(window_end=F("window_start"))
     with refused("authorization_end_after_start"):
@@ -81,8 +81,8 @@ def test_window_end_strictly_after_start(demo_family):  # R6
     rows.update(window_end=None)  # open end
 
 
-def test_one_live_authorization_per_holder_member_pair(demo_family):
-    ma, xiaoyan = demo_family["马志强"], demo_family["马小燕"]
+def test_one_live_authorization_per_holder_member_pair(demo):
+    ma, xiaoyan = demo["马志强"], demo["马小燕"]
     relationship = Relationship.objects.get(holder=ma)
     pair = {"relationship": relationship, "holder": ma, "member": xiaoyan, "exclusive": False}
     with refused("authorization_one_live_per_pair"):
@@ -91,8 +91,8 @@ def test_one_live_authorization_per_holder_member_pair(demo_family):
     assert Authorization.objects.filter(holder=ma, member=xiaoyan).count() == 2
 
 
-def test_an_exclusive_member_is_in_one_live_authorization(demo_family):  # R5
-    li, xiaoming = demo_family["李秀英"], demo_family["王小明"]
+def test_an_exclusive_member_is_in_one_live_authorization(demo):  # R5
+    li, xiaoming = demo["李秀英"], demo["王小明"]
     relationship = Relationship.objects.create(holder=li, channel=ONLINE)
     with refused("authorization_exclusive_member"):
         _authorization(relationship=relationship, holder=li, member=xiaoming, exclusive=True)
@@ -106,19 +106,19 @@ def test_an_exclusive_member_is_in_one_live_authorization(demo_family):  # R5
         )
 
 
-def test_a_member_of_the_multi_holder_policy_is_not_exclusive(demo_family):  # R5
-    rows = Authorization.objects.live().filter(member=demo_family["马小燕"])
+def test_a_member_of_the_multi_holder_policy_is_not_exclusive(demo):  # R5
+    rows = Authorization.objects.live().filter(member=demo["马小燕"])
     assert rows.count() == 2
     with refused("authorization_exclusive_member"):
         rows.update(exclusive=True)
 
 
-def test_a_deduction_position_is_used_once_among_live_authorizations(demo_family):  # R10
-    xiaoyan = demo_family["马小燕"]
-    second = Authorization.objects.filter(pk=live(demo_family["古丽娜"], xiaoyan).pk)
+def test_a_deduction_position_is_used_once_among_live_authorizations(demo):  # R10
+    xiaoyan = demo["马小燕"]
+    second = Authorization.objects.filter(pk=live(demo["古丽娜"], xiaoyan).pk)
     with refused("authorization_unique_deduction_position"):
         second.update(deduction_position=1)
-    first = Authorization.objects.filter(pk=live(demo_family["马志强"], xiaoyan).pk)
+    first = Authorization.objects.filter(pk=live(demo["马志强"], xiaoyan).pk)
     first.update(status=A.REVOKED, ended_at=NOW)
     second.update(deduction_position=1)  # the ended row no longer takes part
     first.update(deduction_position=1)  # and may keep whatever it had
@@ -126,8 +126,8 @@ def test_a_deduction_position_is_used_once_among_live_authorizations(demo_family
         second.update(deduction_position=0)
 
 
-def test_a_payment_cap_is_positive(demo_family):  # R21
-    rows = Authorization.objects.filter(pk=live(demo_family["马志强"], demo_family["马小燕"]).pk)
+def test_a_payment_cap_is_positive(demo):  # R21
+    rows = Authorization.objects.filter(pk=live(demo["马志强"], demo["马小燕"]).pk)
     with refused("authorization_cap_positive"):
         rows.update(payment_cap=0)
     with refused("authorization_cap_positive"):
@@ -136,8 +136,8 @@ def test_a_payment_cap_is_positive(demo_family):  # R21
 
 
 @pytest.mark.parametrize("status", [A.DECLINED, A.LAPSED, A.REVOKED, A.LEFT, A.TERMINATED])
-def test_an_ended_status_needs_ended_at_and_a_live_one_has_none(demo_family, status):  # R15
-    rows = Authorization.objects.filter(pk=live(demo_family["王建国"], demo_family["王小明"]).pk)
+def test_an_ended_status_needs_ended_at_and_a_live_one_has_none(demo, status):  # R15
+    rows = Authorization.objects.filter(pk=live(demo["王建国"], demo["王小明"]).pk)
     with refused("authorization_ended_at_matches_status"):
         rows.update(status=status)
     rows.update(status=status, ended_at=NOW)
@@ -151,8 +151,8 @@ def test_an_ended_status_needs_ended_at_and_a_live_one_has_none(demo_family, sta
 
 
 @pytest.fixture
-def letter(demo_family):
-    return CommitmentLetter.objects.get(holder=demo_family["王建国"])
+def letter(demo):
+    return CommitmentLetter.objects.get(holder=demo["王建国"])
 
 
 def test_the_letter_text_cannot_be_updated(letter):  # R7
@@ -218,8 +218,8 @@ def test_a_letter_hash_is_a_sha256_hex_digest(letter):  # R7
 # guardianships (R22)
 
 
-def test_a_guardianship_is_between_two_people_with_ordered_dates(cast):  # R22
-    wangli, desheng = cast["王丽"], cast["王德胜"]
+def test_a_guardianship_is_between_two_people_with_ordered_dates(demo_unbound):  # R22
+    wangli, desheng = demo_unbound["王丽"], demo_unbound["王德胜"]
     base = {"basis": "court", "document": "判决书", "valid_from": dt.date(2026, 1, 1)}
     with refused("guardianship_not_self"):
         Guardianship.objects.create(guardian=wangli, ward=wangli, **base)

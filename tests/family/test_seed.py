@@ -9,7 +9,7 @@ from accounts.models import AuditEntry, InsuredPerson
 from family import selectors
 from family.demo import desheng_end
 from family.models import Authorization, CommitmentLetter, Guardianship, Relationship
-from tests.family.conftest import NOW, SHANGHAI
+from tests.clock import NOW, SHANGHAI
 
 START = dt.datetime(2025, 1, 1, 0, 0, tzinfo=SHANGHAI)
 DESHENG_END = desheng_end()  # as seed_family computes it today

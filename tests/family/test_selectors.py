@@ -12,6 +12,7 @@ from accounts.models import InsuredPerson, RegionPolicy
 from family import hooks, selectors, services
 from family.demo import desheng_end
 from family.models import Authorization, Guardianship, Relation
+from tests.clock import NOW, SHANGHAI
 from tests.factories import InsuredPersonFactory, StaffUserFactory, make_id_number
 from tests.family.builders import (
     COUNTER,
@@ -26,7 +27,6 @@ from tests.family.builders import (
     policy_set,
     req,
 )
-from tests.family.conftest import NOW, SHANGHAI
 
 DEMO_START = dt.datetime(2025, 1, 1, 0, 0, tzinfo=SHANGHAI)
 DESHENG_END = desheng_end()  # as seed_family computes it today
@@ -53,16 +53,16 @@ def guardian(guardian_person, ward, **kw):
 # authorizations_usable_for: the window (R6)
 
 
-def test_usable_until_the_last_second_of_the_window_in_shanghai(demo_family):  # R6
-    desheng = demo_family["王德胜"]
-    auth = live(demo_family["王建国"], desheng)
+def test_usable_until_the_last_second_of_the_window_in_shanghai(demo):  # R6
+    desheng = demo["王德胜"]
+    auth = live(demo["王建国"], desheng)
     assert auth.window_end == DESHENG_END
     assert selectors.authorizations_usable_for(member=desheng, at=DESHENG_END - SECOND) == [auth]
     assert selectors.authorizations_usable_for(member=desheng, at=DESHENG_END) == [auth]
 
 
-def test_unusable_the_second_after_the_end_although_nothing_has_run(demo_family):  # R6
-    desheng = demo_family["王德胜"]
+def test_unusable_the_second_after_the_end_although_nothing_has_run(demo):  # R6
+    desheng = demo["王德胜"]
     after = DESHENG_END + SECOND
     assert after == dt.datetime(2027, 1, 1, 0, 0, 0, tzinfo=SHANGHAI)
     assert selectors.authorizations_usable_for(member=desheng, at=after) == []
@@ -72,36 +72,38 @@ def test_unusable_the_second_after_the_end_although_nothing_has_run(demo_family)
     assert selectors.state_label(auth, after) == str(selectors.WINDOW_PASSED)
 
 
-def test_unusable_before_the_window_starts(demo_family):  # R6
-    xiaoming = demo_family["王小明"]
-    auth = live(demo_family["王建国"], xiaoming)
+def test_unusable_before_the_window_starts(demo):  # R6
+    xiaoming = demo["王小明"]
+    auth = live(demo["王建国"], xiaoming)
     assert selectors.authorizations_usable_for(member=xiaoming, at=DEMO_START - SECOND) == []
     assert selectors.state_label(auth, DEMO_START - SECOND) == str(selectors.NOT_YET_STARTED)
     assert selectors.authorizations_usable_for(member=xiaoming, at=DEMO_START) == [auth]
 
 
-def test_a_minor_is_active_from_the_window_start_not_before(cast):  # R8, R6
+def test_a_minor_is_active_from_the_window_start_not_before(demo_unbound):  # R8, R6
     start = NOW + DAY
-    bind(cast["王建国"], req(cast["王小明"], start=start))
-    auth = live(cast["王建国"], cast["王小明"])
+    bind(demo_unbound["王建国"], req(demo_unbound["王小明"], start=start))
+    auth = live(demo_unbound["王建国"], demo_unbound["王小明"])
     assert auth.status == A.SCHEDULED  # granted, not started
-    assert selectors.authorizations_usable_for(member=cast["王小明"], at=start - SECOND) == []
+    assert (
+        selectors.authorizations_usable_for(member=demo_unbound["王小明"], at=start - SECOND) == []
+    )
     # Usable at its start whether or not the every-minute task has made it ACTIVE yet.
-    assert selectors.authorizations_usable_for(member=cast["王小明"], at=start) == [auth]
+    assert selectors.authorizations_usable_for(member=demo_unbound["王小明"], at=start) == [auth]
     assert selectors.state_label(auth, start) == str(A.ACTIVE.label)
 
 
-def test_a_pending_request_is_not_usable(cast):  # R8
-    bind(cast["王建国"], req(cast["王丽"]))
-    auth = live(cast["王建国"], cast["王丽"])
-    assert selectors.authorizations_usable_for(member=cast["王丽"], at=NOW + DAY) == []
+def test_a_pending_request_is_not_usable(demo_unbound):  # R8
+    bind(demo_unbound["王建国"], req(demo_unbound["王丽"]))
+    auth = live(demo_unbound["王建国"], demo_unbound["王丽"])
+    assert selectors.authorizations_usable_for(member=demo_unbound["王丽"], at=NOW + DAY) == []
     assert selectors.state_label(auth, NOW + DAY) == str(A.PENDING_CONSENT.label)
-    assert selectors.deduction_order_for(member=cast["王丽"]) == [auth]  # live all the same
+    assert selectors.deduction_order_for(member=demo_unbound["王丽"]) == [auth]  # live all the same
 
 
-def test_an_overdue_request_reads_as_lapsed_before_the_lapse_job_runs(cast):  # R8
-    bind(cast["王建国"], req(cast["王丽"]))
-    auth = live(cast["王建国"], cast["王丽"])
+def test_an_overdue_request_reads_as_lapsed_before_the_lapse_job_runs(demo_unbound):  # R8
+    bind(demo_unbound["王建国"], req(demo_unbound["王丽"]))
+    auth = live(demo_unbound["王建国"], demo_unbound["王丽"])
     deadline = NOW + 7 * DAY
     assert selectors.state_label(auth, deadline) == str(A.PENDING_CONSENT.label)
     assert selectors.state_label(auth, deadline + SECOND) == str(A.LAPSED.label)
@@ -113,49 +115,49 @@ def test_an_overdue_request_reads_as_lapsed_before_the_lapse_job_runs(cast):  # 
 
 
 @pytest.mark.parametrize("who", ["王建国", "王小明"])
-def test_a_suspended_holder_or_member_makes_the_account_unusable(demo_family, who):  # R14
+def test_a_suspended_holder_or_member_makes_the_account_unusable(demo, who):  # R14
     services.person_status_change(
-        person=demo_family[who],
+        person=demo[who],
         status=InsuredPerson.Status.SUSPENDED,
         reason="欠费",
         actor=None,
         channel=SYSTEM,
         at=NOW,
     )
-    xiaoming = demo_family["王小明"]
-    auth = live(demo_family["王建国"], xiaoming)
+    xiaoming = demo["王小明"]
+    auth = live(demo["王建国"], xiaoming)
     assert auth.status == A.ACTIVE
     assert selectors.authorizations_usable_for(member=xiaoming, at=NOW) == []
     assert not selectors.is_usable(auth, NOW)
     assert selectors.state_label(auth, NOW) == str(selectors.SUSPENDED)
 
 
-def test_a_status_set_behind_the_services_back_is_seen_at_use_time(demo_family):  # R14
+def test_a_status_set_behind_the_services_back_is_seen_at_use_time(demo):  # R14
     # e.g. a bulk import from the bureau's core system that did not go through the service
-    InsuredPerson.objects.filter(pk=demo_family["马志强"].pk).update(
+    InsuredPerson.objects.filter(pk=demo["马志强"].pk).update(
         status=InsuredPerson.Status.TRANSFERRED
     )
-    usable = selectors.authorizations_usable_for(member=demo_family["马小燕"], at=NOW)
+    usable = selectors.authorizations_usable_for(member=demo["马小燕"], at=NOW)
     assert holders(usable) == ["古丽娜"]
 
 
-def test_an_ended_relationship_is_not_usable(demo_family):  # R14, R15
-    wang = demo_family["王建国"]
+def test_an_ended_relationship_is_not_usable(demo):  # R14, R15
+    wang = demo["王建国"]
     services.relationship_end(
-        relationship=live(wang, demo_family["王小明"]).relationship,
+        relationship=live(wang, demo["王小明"]).relationship,
         actor=wang.user,
         channel=ONLINE,
         at=NOW,
     )
-    assert selectors.authorizations_usable_for(member=demo_family["王小明"], at=NOW) == []
+    assert selectors.authorizations_usable_for(member=demo["王小明"], at=NOW) == []
 
 
 # ---------------------------------------------------------------------------------------------
 # order (R9 family part, R10, R21 fallback)
 
 
-def test_usable_authorizations_come_in_the_members_deduction_order(demo_family):  # R9, R10
-    ma, guli, xiaoyan = demo_family["马志强"], demo_family["古丽娜"], demo_family["马小燕"]
+def test_usable_authorizations_come_in_the_members_deduction_order(demo):  # R9, R10
+    ma, guli, xiaoyan = demo["马志强"], demo["古丽娜"], demo["马小燕"]
     assert holders(selectors.authorizations_usable_for(member=xiaoyan, at=NOW)) == [
         "马志强",
         "古丽娜",
@@ -175,16 +177,16 @@ def test_usable_authorizations_come_in_the_members_deduction_order(demo_family):
 
 
 def test_usable_for_costs_two_queries_whatever_the_number_of_holders(
-    demo_family, django_assert_num_queries
+    demo, django_assert_num_queries
 ):  # R9
     with django_assert_num_queries(2):
-        assert len(selectors.authorizations_usable_for(member=demo_family["马小燕"], at=NOW)) == 2
+        assert len(selectors.authorizations_usable_for(member=demo["马小燕"], at=NOW)) == 2
     with django_assert_num_queries(2):
-        assert len(selectors.authorizations_usable_for(member=demo_family["王小明"], at=NOW)) == 1
+        assert len(selectors.authorizations_usable_for(member=demo["王小明"], at=NOW)) == 1
 
 
 @pytest.fixture
-def little_ma(cast):
+def little_ma(demo_unbound):
     """A Wujiaqu child bound first by 古丽娜, then by 马志强, with no order set (R21 fallback)."""
     child = InsuredPersonFactory(
         name="马小宝",
@@ -192,8 +194,8 @@ def little_ma(cast):
         id_number=make_id_number("659004", dt.date(2020, 3, 1), 611),
         scheme=InsuredPerson.Scheme.RESIDENT,
     )
-    bind(cast["古丽娜"], req(child))
-    bind(cast["马志强"], req(child), at=NOW + SECOND)
+    bind(demo_unbound["古丽娜"], req(child))
+    bind(demo_unbound["马志强"], req(child), at=NOW + SECOND)
     return child
 
 
@@ -222,12 +224,12 @@ def test_the_fallback_may_be_the_holders_balances(little_ma, monkeypatch):  # R2
     ]
 
 
-def test_an_order_the_member_set_beats_the_fallback(little_ma, cast):  # R10, R21
+def test_an_order_the_member_set_beats_the_fallback(little_ma, demo_unbound):  # R10, R21
     policy_set("659004", fallback_order=RegionPolicy.FallbackOrder.FILING)
     services.deduction_order_set(
         member=little_ma,
-        ordered=[live(cast["马志强"], little_ma), live(cast["古丽娜"], little_ma)],
-        actor=cast["古丽娜"].user,
+        ordered=[live(demo_unbound["马志强"], little_ma), live(demo_unbound["古丽娜"], little_ma)],
+        actor=demo_unbound["古丽娜"].user,
         channel=ONLINE,
         at=NOW + DAY,
     )
@@ -239,8 +241,8 @@ def test_an_order_the_member_set_beats_the_fallback(little_ma, cast):  # R10, R2
 # records (R15) and labels
 
 
-def test_records_keep_every_binding_and_unbinding_on_both_sides(demo_family):  # R15
-    wang, xiaoming = demo_family["王建国"], demo_family["王小明"]
+def test_records_keep_every_binding_and_unbinding_on_both_sides(demo):  # R15
+    wang, xiaoming = demo["王建国"], demo["王小明"]
     services.authorization_revoke(
         authorization=live(wang, xiaoming), actor=wang.user, channel=ONLINE, at=NOW
     )
@@ -259,11 +261,11 @@ def test_records_keep_every_binding_and_unbinding_on_both_sides(demo_family):  #
     assert [a.member.name for a in selectors.records_for(person=wang, status=A.REVOKED)] == [
         "王小明"
     ]
-    assert selectors.records_for(person=demo_family["张伟"]).count() == 0
+    assert selectors.records_for(person=demo["张伟"]).count() == 0
 
 
-def test_records_filter_on_when_a_binding_was_made_or_ended(demo_family):  # R15
-    wang, xiaoming = demo_family["王建国"], demo_family["王小明"]
+def test_records_filter_on_when_a_binding_was_made_or_ended(demo):  # R15
+    wang, xiaoming = demo["王建国"], demo["王小明"]
     services.authorization_revoke(
         authorization=live(wang, xiaoming), actor=wang.user, channel=ONLINE, at=NOW
     )
@@ -274,14 +276,14 @@ def test_records_filter_on_when_a_binding_was_made_or_ended(demo_family):  # R15
     assert selectors.records_for(person=wang, date_to=dt.date(2024, 12, 30)).count() == 0
 
 
-def test_records_cost_one_query(demo_family, django_assert_num_queries):  # R15
+def test_records_cost_one_query(demo, django_assert_num_queries):  # R15
     with django_assert_num_queries(1):
-        rows = list(selectors.records_for(person=demo_family["王建国"]))
+        rows = list(selectors.records_for(person=demo["王建国"]))
         assert [(a.member.name, a.holder.region.code) for a in rows]
 
 
-def test_state_labels(demo_family):
-    wang, xiaoming = demo_family["王建国"], demo_family["王小明"]
+def test_state_labels(demo):
+    wang, xiaoming = demo["王建国"], demo["王小明"]
     auth = live(wang, xiaoming)
     assert selectors.state_label(auth, NOW) == str(A.ACTIVE.label)
     services.authorization_revoke(authorization=auth, actor=wang.user, channel=ONLINE, at=NOW)
@@ -293,47 +295,52 @@ def test_state_labels(demo_family):
 # consents and wards (R8, R22)
 
 
-def test_pending_consents_for_the_member_and_their_guardian(cast):  # R8, R22
-    wang, wangli, desheng, li = cast["王建国"], cast["王丽"], cast["王德胜"], cast["李秀英"]
+def test_pending_consents_for_the_member_and_their_guardian(demo_unbound):  # R8, R22
+    wang, wangli, desheng, li = (
+        demo_unbound["王建国"],
+        demo_unbound["王丽"],
+        demo_unbound["王德胜"],
+        demo_unbound["李秀英"],
+    )
     guardian(li, desheng)
     bind(wang, req(wangli), req(desheng, Relation.PARENT))
     assert selectors.consents_pending_for(person=wangli, at=NOW) == [live(wang, wangli)]
     assert selectors.consents_pending_for(person=li, at=NOW) == [live(wang, desheng)]
-    assert selectors.consents_pending_for(person=cast["张伟"], at=NOW) == []
+    assert selectors.consents_pending_for(person=demo_unbound["张伟"], at=NOW) == []
     assert selectors.consents_pending_for(person=wang, at=NOW) == []  # the holder asks, not answers
     deadline = NOW + 7 * DAY
     assert len(selectors.consents_pending_for(person=wangli, at=deadline)) == 1
     assert selectors.consents_pending_for(person=wangli, at=deadline + SECOND) == []
 
 
-def test_wards_are_registered_wards_and_minors_the_person_binds(demo_family):  # R22, R10
-    wang, guli = demo_family["王建国"], demo_family["古丽娜"]
-    assert selectors.wards_for(person=wang, at=NOW) == [demo_family["王小明"]]  # not 王德胜
-    guardian(guli, demo_family["马俊"], valid_until=dt.date(2026, 12, 31))
+def test_wards_are_registered_wards_and_minors_the_person_binds(demo):  # R22, R10
+    wang, guli = demo["王建国"], demo["古丽娜"]
+    assert selectors.wards_for(person=wang, at=NOW) == [demo["王小明"]]  # not 王德胜
+    guardian(guli, demo["马俊"], valid_until=dt.date(2026, 12, 31))
     assert selectors.wards_for(person=guli, at=NOW) == [
-        demo_family["马俊"],
-        demo_family["马小燕"],
+        demo["马俊"],
+        demo["马小燕"],
     ]
     assert selectors.wards_for(person=guli, at=dt.datetime(2027, 1, 1, tzinfo=SHANGHAI)) == [
-        demo_family["马小燕"]
+        demo["马小燕"]
     ]
-    assert selectors.wards_for(person=demo_family["张伟"], at=NOW) == []
+    assert selectors.wards_for(person=demo["张伟"], at=NOW) == []
 
 
-def test_a_guardianship_counts_from_its_first_local_day(cast):  # R22
-    guardian(cast["王丽"], cast["王德胜"], valid_from=dt.date(2026, 11, 24))
+def test_a_guardianship_counts_from_its_first_local_day(demo_unbound):  # R22
+    guardian(demo_unbound["王丽"], demo_unbound["王德胜"], valid_from=dt.date(2026, 11, 24))
     last_minute = dt.datetime(2026, 11, 23, 23, 59, tzinfo=SHANGHAI)
-    assert selectors.wards_for(person=cast["王丽"], at=last_minute) == []
+    assert selectors.wards_for(person=demo_unbound["王丽"], at=last_minute) == []
     midnight = dt.datetime(2026, 11, 24, 0, 0, tzinfo=SHANGHAI)
-    assert selectors.wards_for(person=cast["王丽"], at=midnight) == [cast["王德胜"]]
+    assert selectors.wards_for(person=demo_unbound["王丽"], at=midnight) == [demo_unbound["王德胜"]]
 
 
 # ---------------------------------------------------------------------------------------------
 # finding people and permission-scoped fetches
 
 
-def test_person_find_for_binding_needs_number_and_name(cast):  # R3
-    wang = cast["王建国"]
+def test_person_find_for_binding_needs_number_and_name(demo_unbound):  # R3
+    wang = demo_unbound["王建国"]
     assert selectors.person_find_for_binding(id_number="32010219750312123x", name=" 王建国 ") == (
         wang
     )
@@ -341,49 +348,47 @@ def test_person_find_for_binding_needs_number_and_name(cast):  # R3
     assert selectors.person_find_for_binding(id_number="320104197708252463", name="王建国") is None
 
 
-def test_only_the_holder_fetches_an_authorization_as_holder(demo_family):
-    auth = live(demo_family["王建国"], demo_family["王小明"])
-    got = selectors.authorization_get_for_holder(
-        user=demo_family["王建国"].user, public_id=auth.public_id
-    )
+def test_only_the_holder_fetches_an_authorization_as_holder(demo):
+    auth = live(demo["王建国"], demo["王小明"])
+    got = selectors.authorization_get_for_holder(user=demo["王建国"].user, public_id=auth.public_id)
     assert got == auth
     for user, public_id in [
-        (demo_family["李秀英"].user, auth.public_id),
-        (demo_family["王德胜"].user, auth.public_id),
-        (demo_family["王建国"].user, "not-a-uuid"),
+        (demo["李秀英"].user, auth.public_id),
+        (demo["王德胜"].user, auth.public_id),
+        (demo["王建国"].user, "not-a-uuid"),
     ]:
         with pytest.raises(Http404):
             selectors.authorization_get_for_holder(user=user, public_id=public_id)
 
 
-def test_the_member_or_their_guardian_fetches_an_authorization_as_member(demo_family):  # R22
-    auth = live(demo_family["王建国"], demo_family["王德胜"])
+def test_the_member_or_their_guardian_fetches_an_authorization_as_member(demo):  # R22
+    auth = live(demo["王建国"], demo["王德胜"])
     got = selectors.authorization_get_for_member(
-        user=demo_family["王德胜"].user, public_id=auth.public_id, at=NOW
+        user=demo["王德胜"].user, public_id=auth.public_id, at=NOW
     )
     assert got == auth
     with pytest.raises(Http404):
         selectors.authorization_get_for_member(
-            user=demo_family["王丽"].user, public_id=auth.public_id, at=NOW
+            user=demo["王丽"].user, public_id=auth.public_id, at=NOW
         )
-    guardian(demo_family["王丽"], demo_family["王德胜"])
+    guardian(demo["王丽"], demo["王德胜"])
     assert (
         selectors.authorization_get_for_member(
-            user=demo_family["王丽"].user, public_id=auth.public_id, at=NOW
+            user=demo["王丽"].user, public_id=auth.public_id, at=NOW
         )
         == auth
     )
 
 
-def test_family_overview_of_a_holder(demo_family):
-    overview = selectors.family_overview(person=demo_family["王建国"], at=NOW)
+def test_family_overview_of_a_holder(demo):
+    overview = selectors.family_overview(person=demo["王建国"], at=NOW)
     assert [(a.member.name, a.state, a.usable) for a in overview.as_holder] == [
         ("王小明", str(A.ACTIVE.label), True),
         ("王德胜", str(A.ACTIVE.label), True),
     ]
     assert len(overview.letters) == 1
     assert overview.as_member == []
-    assert overview.wards == [demo_family["王小明"]]
-    member_view = selectors.family_overview(person=demo_family["马小燕"], at=NOW)
+    assert overview.wards == [demo["王小明"]]
+    member_view = selectors.family_overview(person=demo["马小燕"], at=NOW)
     assert holders(member_view.as_member) == ["马志强", "古丽娜"]
     assert member_view.relationship is None

@@ -2,7 +2,7 @@
 kept re-encoded, never the bytes as sent.
 
 A 9000×9000 PNG fits in a 28 KB data URL and took 4.2 s and 660 MB to print. Through the real
-services on PostgreSQL (the demo cast of tests/family/conftest.py); the pure check
+services on PostgreSQL (the demo cast of tests/conftest.py); the pure check
 (`signature_image_clean`) also under hypothesis."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from PIL import Image
 from accounts.models import AuditEntry
 from family import letter_print, services
 from family.models import Authorization, CommitmentLetter, Relationship
+from tests.clock import NOW
 from tests.family.builders import ONLINE, actions_since, audit_mark, messages, req
-from tests.family.conftest import NOW
 from tests.family.letter_helpers import bomb_url, png_data_url, signature_png
 from tests.memory import peak_growth_mib
 
@@ -43,21 +43,21 @@ def _png(size=(480, 160), mode="RGBA", **save) -> bytes:
     return _bytes(png_data_url(size, mode, **save))
 
 
-def _sign(cast, image: str) -> CommitmentLetter:
+def _sign(demo_unbound, image: str) -> CommitmentLetter:
     return services.relationship_bind(
-        holder=cast["王建国"],
-        members=[req(cast["王小明"])],
+        holder=demo_unbound["王建国"],
+        members=[req(demo_unbound["王小明"])],
         signature=services.Signature(name="王建国", image=image),
-        actor=cast["王建国"].user,
+        actor=demo_unbound["王建国"].user,
         channel=ONLINE,
         at=NOW,
     )
 
 
-def _refused(cast, image: str) -> list[str]:
+def _refused(demo_unbound, image: str) -> list[str]:
     mark = audit_mark()
     with pytest.raises(ValidationError) as caught:
-        _sign(cast, image)
+        _sign(demo_unbound, image)
     # Nothing is signed or bound, nothing audited.
     assert not Relationship.objects.exists()
     assert not Authorization.objects.exists()
@@ -83,12 +83,12 @@ def _chunks(png: bytes) -> list[bytes]:
 # refused
 
 
-def test_a_decompression_bomb_is_refused_before_it_is_decoded(cast):  # R7
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(demo_unbound):  # R7
     url = bomb_url()
     assert len(url) < 30_000  # well under the data URL limit: only the header tells
     refused = []
 
-    growth = peak_growth_mib(lambda: refused.extend(_refused(cast, url)))
+    growth = peak_growth_mib(lambda: refused.extend(_refused(demo_unbound, url)))
 
     assert refused == messages(services.SIGNATURE_IMAGE_TOO_LARGE, width=2000, height=1000)
     assert growth < 40  # decoding would take 81 MB at one byte a pixel, 324 MB as RGBA
@@ -107,25 +107,27 @@ def test_the_bound_is_on_width_and_height(size, refused):
         assert services.signature_image_clean(url).startswith(PREFIX)
 
 
-def test_a_truncated_png_is_refused(cast, pillow_lenient):  # R7
+def test_a_truncated_png_is_refused(demo_unbound, pillow_lenient):  # R7
     data = _bytes(signature_png())
-    assert _refused(cast, _url(data[: len(data) * 2 // 3])) == messages(
+    assert _refused(demo_unbound, _url(data[: len(data) * 2 // 3])) == messages(
         services.SIGNATURE_IMAGE_INVALID
     )
 
 
-def test_a_corrupt_png_is_refused(cast, pillow_lenient):  # R7
+def test_a_corrupt_png_is_refused(demo_unbound, pillow_lenient):  # R7
     data = bytearray(_bytes(signature_png()))
     idat = data.index(b"IDAT")
     data[idat + 20 : idat + 60] = b"\x00" * 40  # inside the compressed pixels
-    assert _refused(cast, _url(bytes(data))) == messages(services.SIGNATURE_IMAGE_INVALID)
+    assert _refused(demo_unbound, _url(bytes(data))) == messages(services.SIGNATURE_IMAGE_INVALID)
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "GIF", "BMP"])
-def test_another_format_behind_a_png_data_url_is_refused(cast, fmt):  # R7
+def test_another_format_behind_a_png_data_url_is_refused(demo_unbound, fmt):  # R7
     buffer = io.BytesIO()
     Image.new("RGB", (48, 16), (255, 255, 255)).save(buffer, format=fmt)
-    assert _refused(cast, _url(buffer.getvalue())) == messages(services.SIGNATURE_IMAGE_INVALID)
+    assert _refused(demo_unbound, _url(buffer.getvalue())) == messages(
+        services.SIGNATURE_IMAGE_INVALID
+    )
 
 
 @pytest.mark.parametrize(
@@ -139,17 +141,17 @@ def test_another_format_behind_a_png_data_url_is_refused(cast, fmt):  # R7
     ],
     ids=["svg", "magic-only", "executable", "padding", "too-long"],
 )
-def test_what_is_not_a_png_data_url_is_refused(cast, image):  # R7
-    assert _refused(cast, image) == messages(services.SIGNATURE_IMAGE_INVALID)
+def test_what_is_not_a_png_data_url_is_refused(demo_unbound, image):  # R7
+    assert _refused(demo_unbound, image) == messages(services.SIGNATURE_IMAGE_INVALID)
 
 
 # ---------------------------------------------------------------------------------------------
 # kept, re-encoded
 
 
-def test_a_png_with_trailing_bytes_is_kept_without_them(cast):  # R7
+def test_a_png_with_trailing_bytes_is_kept_without_them(demo_unbound):  # R7
     drawn = _bytes(signature_png())
-    letter = _sign(cast, _url(drawn + EXE))
+    letter = _sign(demo_unbound, _url(drawn + EXE))
 
     kept = _bytes(letter.signature_image)
     assert EXE not in kept and b"MZ" not in kept[-len(EXE) :]
@@ -159,7 +161,7 @@ def test_a_png_with_trailing_bytes_is_kept_without_them(cast):  # R7
         assert image.convert("RGBA").tobytes() == original.convert("RGBA").tobytes()
 
 
-def test_metadata_chunks_are_not_kept(cast):  # R7
+def test_metadata_chunks_are_not_kept(demo_unbound):  # R7
     from PIL import PngImagePlugin
 
     info = PngImagePlugin.PngInfo()
@@ -168,15 +170,15 @@ def test_metadata_chunks_are_not_kept(cast):  # R7
     drawn = _png(pnginfo=info, icc_profile=b"\x00" * 200, exif=b"Exif\x00\x00MM\x00*")
     assert b"tEXt" in drawn and b"iCCP" in drawn
 
-    kept = _bytes(_sign(cast, _url(drawn)).signature_image)
+    kept = _bytes(_sign(demo_unbound, _url(drawn)).signature_image)
 
     assert set(_chunks(kept)) <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
     assert b"script" not in kept
 
 
-def test_a_normal_signature_is_accepted_and_printed(client, cast):  # R7
+def test_a_normal_signature_is_accepted_and_printed(client, demo_unbound):  # R7
     drawn = signature_png()
-    letter = _sign(cast, drawn)
+    letter = _sign(demo_unbound, drawn)
 
     kept = _bytes(letter.signature_image)
     with Image.open(io.BytesIO(kept)) as image:
@@ -187,15 +189,15 @@ def test_a_normal_signature_is_accepted_and_printed(client, cast):  # R7
     assert f'src="{letter.signature_image}"' in html
     pdf = letter_print.letter_pdf(letter)
     assert b"/Subtype /Image" in pdf or b"/Subtype/Image" in pdf
-    client.force_login(cast["王建国"].user)
+    client.force_login(demo_unbound["王建国"].user)
     page = client.get(reverse("family:letter-detail", args=[letter.public_id])).content.decode()
     assert f'src="{letter.signature_image}"' in page
 
 
-def test_a_letter_kept_with_a_bomb_before_the_check_prints_without_it(client, cast):
+def test_a_letter_kept_with_a_bomb_before_the_check_prints_without_it(client, demo_unbound):
     """Letters are immutable: one signed before this check keeps its image, but no page, PDF or
     admin view decodes it (the header alone decides)."""
-    signed = _sign(cast, "")
+    signed = _sign(demo_unbound, "")
     legacy = CommitmentLetter.objects.create(  # what no service writes any more
         kind=signed.kind,
         purpose=signed.purpose,
@@ -216,7 +218,7 @@ def test_a_letter_kept_with_a_bomb_before_the_check_prints_without_it(client, ca
     assert time.monotonic() - started < 3 and growth < 200  # it took 4.2 s and 660 MB
     assert legacy.signature_image not in html
     assert "手写签名图像超出允许的尺寸，未予显示" in html
-    client.force_login(cast["王建国"].user)
+    client.force_login(demo_unbound["王建国"].user)
     page = client.get(reverse("family:letter-detail", args=[legacy.public_id])).content.decode()
     assert legacy.signature_image not in page
     assert "手写签名图像超出允许的尺寸，未予显示" in page

@@ -20,7 +20,7 @@ from accounts.models import AuditEntry
 from family import services
 from family.models import Authorization, CommitmentLetter, Relation
 from family.views.letters import VERIFY_RATE
-from tests.family.conftest import NOW
+from tests.clock import NOW
 from tests.family.letter_helpers import bind_eight, register
 
 # The letter with its holder, region, relationship and the id of the relationship's newest
@@ -53,8 +53,8 @@ def _page(client, code: str) -> str:
     return response.content.decode()
 
 
-def test_the_page_shows_the_letters_key_facts_masked_without_a_login(client, demo_family):
-    wang = demo_family["王建国"]
+def test_the_page_shows_the_letters_key_facts_masked_without_a_login(client, demo):
+    wang = demo["王建国"]
     letter = _letter(wang)
 
     page = _page(client, letter.verification_code)
@@ -70,13 +70,13 @@ def test_the_page_shows_the_letters_key_facts_masked_without_a_login(client, dem
     assert "至2026年12月31日 23:59:59止" in page
     assert letter.content_hash in page
     # Nobody's whole name or identity number.
-    for person in (wang, demo_family["王小明"], demo_family["王德胜"]):
+    for person in (wang, demo["王小明"], demo["王德胜"]):
         assert person.name not in page
         assert person.id_number not in page
 
 
-def test_an_intact_letter_in_force_says_so(client, demo_family):
-    page = _page(client, _letter(demo_family["王建国"]).verification_code)
+def test_an_intact_letter_in_force_says_so(client, demo):
+    page = _page(client, _letter(demo["王建国"]).verification_code)
 
     assert INTACT in page and TAMPERED not in page
     assert "✓ 有效" in page
@@ -84,14 +84,14 @@ def test_an_intact_letter_in_force_says_so(client, demo_family):
     assert page.count("已授权") == 2
 
 
-def test_the_code_is_read_in_any_case_and_with_spaces(client, demo_family):
-    code = _letter(demo_family["王建国"]).verification_code
+def test_the_code_is_read_in_any_case_and_with_spaces(client, demo):
+    code = _letter(demo["王建国"]).verification_code
 
     assert INTACT in _page(client, f" {code.lower()} ")
 
 
-def test_a_tampered_stored_text_is_reported(client, demo_family):
-    letter = _letter(demo_family["王建国"])
+def test_a_tampered_stored_text_is_reported(client, demo):
+    letter = _letter(demo["王建国"])
     with connection.cursor() as cursor:
         # The table refuses UPDATE (R7); switched off only inside this test's transaction (the
         # deferred foreign-key checks of the rows just written run first: ALTER TABLE wants none
@@ -111,16 +111,16 @@ def test_a_tampered_stored_text_is_reported(client, demo_family):
     assert 'role="alert"' in page
 
 
-def test_the_immutability_trigger_is_back_on_after_the_tampering_test(demo_family):
+def test_the_immutability_trigger_is_back_on_after_the_tampering_test(demo):
     from django.db import DatabaseError, transaction
 
-    letter = _letter(demo_family["王建国"])
+    letter = _letter(demo["王建国"])
     with pytest.raises(DatabaseError), transaction.atomic():
         CommitmentLetter.objects.filter(pk=letter.pk).update(text="改")
 
 
-def test_a_letter_replaced_by_a_newer_one_is_no_longer_in_force(client, demo_family):
-    wang = demo_family["王建国"]
+def test_a_letter_replaced_by_a_newer_one_is_no_longer_in_force(client, demo):
+    wang = demo["王建国"]
     old = _letter(wang)
     child = register(wang.region, "王小红", NOW.date().replace(year=2016))
     new = services.relationship_bind(
@@ -139,8 +139,8 @@ def test_a_letter_replaced_by_a_newer_one_is_no_longer_in_force(client, demo_fam
     assert "✓ 有效" in new_page and "3 名成员" in new_page
 
 
-def test_a_letter_of_an_ended_relationship_says_so(client, demo_family):
-    wang = demo_family["王建国"]
+def test_a_letter_of_an_ended_relationship_says_so(client, demo):
+    wang = demo["王建国"]
     letter = _letter(wang)
     services.relationship_end(
         relationship=letter.relationship, actor=wang.user, channel=AuditEntry.Channel.ONLINE
@@ -151,8 +151,8 @@ def test_a_letter_of_an_ended_relationship_says_so(client, demo_family):
     assert "家庭共济关系已终止" in page and "✓ 有效" not in page
 
 
-def test_each_member_shows_the_state_of_its_authorization(client, demo_family):
-    wang = demo_family["王建国"]
+def test_each_member_shows_the_state_of_its_authorization(client, demo):
+    wang = demo["王建国"]
     letter = _letter(wang)
     desheng = letter.authorizations.get(member__name="王德胜")
     services.authorization_revoke(
@@ -188,8 +188,8 @@ def _normalized_404(response) -> str:
         "%27%20or%201=1",  # not a code at all
     ],
 )
-def test_unknown_and_malformed_codes_are_the_same_plain_404(client, demo_family, code):
-    known = _letter(demo_family["王建国"])
+def test_unknown_and_malformed_codes_are_the_same_plain_404(client, demo, code):
+    known = _letter(demo["王建国"])
     assert code != known.verification_code
 
     response = client.get(_url(code))
@@ -203,8 +203,8 @@ def test_unknown_and_malformed_codes_are_the_same_plain_404(client, demo_family,
         assert secret not in body
 
 
-def test_the_page_is_rate_limited_per_client_address(client, demo_family):
-    code = _letter(demo_family["王建国"]).verification_code
+def test_the_page_is_rate_limited_per_client_address(client, demo):
+    code = _letter(demo["王建国"]).verification_code
     limit = int(VERIFY_RATE.split("/")[0])
 
     # The limit counts in fixed windows: time stands still so that no window ends mid-test.
@@ -217,8 +217,8 @@ def test_the_page_is_rate_limited_per_client_address(client, demo_family):
         assert client.get(_url(code), REMOTE_ADDR="10.0.0.9").status_code == 200
 
 
-def test_the_page_is_kept_out_of_caches_and_search_engines(client, demo_family):
-    response = client.get(_url(_letter(demo_family["王建国"]).verification_code))
+def test_the_page_is_kept_out_of_caches_and_search_engines(client, demo):
+    response = client.get(_url(_letter(demo["王建国"]).verification_code))
 
     assert "no-store" in response["Cache-Control"]
     assert response["X-Robots-Tag"] == "noindex, nofollow"
@@ -229,10 +229,10 @@ def test_the_page_is_kept_out_of_caches_and_search_engines(client, demo_family):
 
 
 def test_the_page_runs_a_constant_number_of_queries_whatever_the_members(
-    client, demo_family, django_assert_num_queries
+    client, demo, django_assert_num_queries
 ):
-    small = _letter(demo_family["王建国"])
-    large = bind_eight(demo_family["张伟"], at=NOW)
+    small = _letter(demo["王建国"])
+    large = bind_eight(demo["张伟"], at=NOW)
 
     for letter in (small, large):
         with django_assert_num_queries(VERIFY_QUERIES):
@@ -240,6 +240,6 @@ def test_the_page_runs_a_constant_number_of_queries_whatever_the_members(
         assert page.count("<tr>") == letter.authorizations.count() + 1
 
 
-def test_a_malformed_code_costs_no_query(client, demo_family, django_assert_num_queries):
+def test_a_malformed_code_costs_no_query(client, demo, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert client.get(_url("not-a-code")).status_code == 404

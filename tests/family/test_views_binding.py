@@ -129,19 +129,19 @@ def _object_urls(authorization: Authorization, letter: CommitmentLetter) -> list
     ]
 
 
-def test_anonymous_is_sent_to_login(client, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王小明"])
-    letter = CommitmentLetter.objects.get(holder=demo_family["王建国"])
+def test_anonymous_is_sent_to_login(client, demo):
+    authorization = Authorization.objects.get(member=demo["王小明"])
+    letter = CommitmentLetter.objects.get(holder=demo["王建国"])
     for url in [OVERVIEW, BIND, *_object_urls(authorization, letter)]:
         response = client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("accounts:login")), url
 
 
-def test_another_citizen_gets_404_for_every_object_of_the_holder(client, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王小明"])
-    letter = CommitmentLetter.objects.get(holder=demo_family["王建国"])
-    client.force_login(demo_family["张伟"].user)  # unrelated holder
+def test_another_citizen_gets_404_for_every_object_of_the_holder(client, demo):
+    authorization = Authorization.objects.get(member=demo["王小明"])
+    letter = CommitmentLetter.objects.get(holder=demo["王建国"])
+    client.force_login(demo["张伟"].user)  # unrelated holder
     for url in _object_urls(authorization, letter):
         assert client.get(url).status_code == 404, url
     window_url, cap_url = _object_urls(authorization, letter)[2:]
@@ -151,25 +151,25 @@ def test_another_citizen_gets_404_for_every_object_of_the_holder(client, demo_fa
     assert authorization.payment_cap is None
 
 
-def test_the_member_is_not_the_holder_either(client, demo_family):
+def test_the_member_is_not_the_holder_either(client, demo):
     """王德胜 is in the relationship, as a member: the holder's pages are still 404 for him."""
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
-    letter = CommitmentLetter.objects.get(holder=demo_family["王建国"])
-    client.force_login(demo_family["王德胜"].user)
+    authorization = Authorization.objects.get(member=demo["王德胜"])
+    letter = CommitmentLetter.objects.get(holder=demo["王建国"])
+    client.force_login(demo["王德胜"].user)
     for url in _object_urls(authorization, letter):
         assert client.get(url).status_code == 404, url
 
 
-def test_random_uuid_is_404(client, demo_family):
-    client.force_login(demo_family["王建国"].user)
+def test_random_uuid_is_404(client, demo):
+    client.force_login(demo["王建国"].user)
     random_id = uuid.uuid4()
     for name in ["letter-detail", "authorization-detail", "window-change", "cap-set"]:
         assert client.get(reverse(f"family:{name}", args=[random_id])).status_code == 404, name
 
 
-def test_staff_and_unclaimed_logins_get_a_clear_message(client, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王小明"])
-    letter = CommitmentLetter.objects.get(holder=demo_family["王建国"])
+def test_staff_and_unclaimed_logins_get_a_clear_message(client, demo):
+    authorization = Authorization.objects.get(member=demo["王小明"])
+    letter = CommitmentLetter.objects.get(holder=demo["王建国"])
     staff = StaffUserFactory()
     staff.save()  # the factory sets the password without saving it
     client.force_login(staff)
@@ -193,28 +193,28 @@ def test_staff_and_unclaimed_logins_get_a_clear_message(client, demo_family):
 # overview
 
 
-def test_overview_as_holder_lists_members_windows_states_and_letters(client, demo_family):
-    client.force_login(demo_family["王建国"].user)
+def test_overview_as_holder_lists_members_windows_states_and_letters(client, demo):
+    client.force_login(demo["王建国"].user)
     response = client.get(OVERVIEW)
     page = _html(response)
     assert response.status_code == 200
     for name in ["王小明", "王德胜"]:
         assert name in page
-    assert demo_family["王小明"].masked_id_number in page
-    assert demo_family["王小明"].id_number not in page  # never the full number
+    assert demo["王小明"].masked_id_number in page
+    assert demo["王小明"].id_number not in page  # never the full number
     assert "长期有效" in page  # 王小明's open end
     assert DESHENG_END_SHOWN in page  # 王德胜's end, Asia/Shanghai
     assert "已授权" in page
-    for authorization in Authorization.objects.filter(holder=demo_family["王建国"]):
+    for authorization in Authorization.objects.filter(holder=demo["王建国"]):
         assert reverse("family:authorization-detail", args=[authorization.public_id]) in page
-    letter = CommitmentLetter.objects.get(holder=demo_family["王建国"])
+    letter = CommitmentLetter.objects.get(holder=demo["王建国"])
     assert reverse("family:letter-detail", args=[letter.public_id]) in page
     assert f'href="{BIND}"' in page
 
 
-def test_overview_as_member_lists_who_pays_in_order_with_leave_and_order_links(client, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
-    client.force_login(demo_family["王德胜"].user)
+def test_overview_as_member_lists_who_pays_in_order_with_leave_and_order_links(client, demo):
+    authorization = Authorization.objects.get(member=demo["王德胜"])
+    client.force_login(demo["王德胜"].user)
     page = _html(client.get(OVERVIEW))
     assert "王建国" in page
     assert "您是其父母" in page
@@ -223,24 +223,24 @@ def test_overview_as_member_lists_who_pays_in_order_with_leave_and_order_links(c
     assert reverse("family:order") in page
 
 
-def test_overview_shows_wards_with_their_order_link(client, demo_family):
+def test_overview_shows_wards_with_their_order_link(client, demo):
     """马志强 binds the minor 马小燕, so he may set her deduction order (R10)."""
-    client.force_login(demo_family["马志强"].user)
+    client.force_login(demo["马志强"].user)
     page = _html(client.get(OVERVIEW))
     assert "我代为办理的家庭成员" in page
-    assert reverse("family:order-member", args=[demo_family["马小燕"].public_id]) in page
+    assert reverse("family:order-member", args=[demo["马小燕"].public_id]) in page
 
 
-def test_overview_explains_that_a_resident_cannot_be_holder(client, demo_family):
-    client.force_login(demo_family["王丽"].user)  # resident scheme, nobody binds her
+def test_overview_explains_that_a_resident_cannot_be_holder(client, demo):
+    client.force_login(demo["王丽"].user)  # resident scheme, nobody binds her
     page = _html(client.get(OVERVIEW))
     assert "不能作为主账户人" in page  # R2
     assert "目前没有人授权您使用其个人账户" in page
     assert f'href="{BIND}"' not in page
 
 
-def test_overview_shows_pending_consents_with_a_link(client, cast):
-    mother, daughter = cast["李秀英"], cast["王丽"]
+def test_overview_shows_pending_consents_with_a_link(client, demo_unbound):
+    mother, daughter = demo_unbound["李秀英"], demo_unbound["王丽"]
     services.relationship_bind(
         holder=mother,
         members=[services.MemberRequest(daughter, Relation.CHILD, None, None)],
@@ -259,8 +259,8 @@ def test_overview_shows_pending_consents_with_a_link(client, cast):
 # bind wizard
 
 
-def test_wizard_binds_a_child_under_16_active_at_once(client, cast):
-    holder, child = cast["王建国"], cast["王小明"]
+def test_wizard_binds_a_child_under_16_active_at_once(client, demo_unbound):
+    holder, child = demo_unbound["王建国"], demo_unbound["王小明"]
     client.force_login(holder.user)
     assert client.get(BIND).status_code == 200
     response, previewed = _bind_through_pages(
@@ -287,8 +287,8 @@ def test_wizard_binds_a_child_under_16_active_at_once(client, cast):
     assert f'src="{letter.signature_image}"' in page
 
 
-def test_wizard_binds_a_member_from_16_pending_their_consent(client, cast):
-    holder, daughter = cast["王建国"], cast["王丽"]
+def test_wizard_binds_a_member_from_16_pending_their_consent(client, demo_unbound):
+    holder, daughter = demo_unbound["王建国"], demo_unbound["王丽"]
     client.force_login(holder.user)
     end = timezone.now() + dt.timedelta(days=400)
     response, previewed = _bind_through_pages(
@@ -306,19 +306,23 @@ def test_wizard_binds_a_member_from_16_pending_their_consent(client, cast):
     assert f"须本人在{deadline:%Y年%m月%d日 %H:%M:%S}前登录本系统确认同意后生效：王丽。" in page
 
 
-def test_wizard_binds_several_and_says_who_is_active_and_who_must_confirm(client, cast):
-    holder = cast["王建国"]
+def test_wizard_binds_several_and_says_who_is_active_and_who_must_confirm(client, demo_unbound):
+    holder = demo_unbound["王建国"]
     client.force_login(holder.user)
     # "添加一人" works without JavaScript: the page comes back with one more row.
     later = timezone.now() + dt.timedelta(days=3)
-    first = _row(cast["王小明"], Relation.CHILD, start=_local(later))
+    first = _row(demo_unbound["王小明"], Relation.CHILD, start=_local(later))
     response = client.post(BIND, _members_data([first], add="1"))
     assert response.status_code == 200
     assert len(response.context["formset"].forms) == 2
     assert f'name="{MEMBER_PREFIX}-1-name"' in _html(response)
     assert response.context["formset"].forms[0]["name"].value() == "王小明"
     _nothing_bound()
-    rows = [first, _row(cast["王丽"], Relation.CHILD), _row(cast["王德胜"], Relation.PARENT)]
+    rows = [
+        first,
+        _row(demo_unbound["王丽"], Relation.CHILD),
+        _row(demo_unbound["王德胜"], Relation.PARENT),
+    ]
     response, previewed = _bind_through_pages(client, rows, name="王建国")
     assert response.status_code == 302
     assert CommitmentLetter.objects.get().text == previewed
@@ -329,9 +333,12 @@ def test_wizard_binds_several_and_says_who_is_active_and_who_must_confirm(client
     assert "确认同意后生效：王丽、王德胜。" in page  # R8: 16 or older
 
 
-def test_an_empty_extra_row_is_ignored_and_a_row_can_be_removed(client, cast):
-    client.force_login(cast["王建国"].user)
-    rows = [_row(cast["王丽"], Relation.CHILD), _row(cast["王小明"], Relation.CHILD)]
+def test_an_empty_extra_row_is_ignored_and_a_row_can_be_removed(client, demo_unbound):
+    client.force_login(demo_unbound["王建国"].user)
+    rows = [
+        _row(demo_unbound["王丽"], Relation.CHILD),
+        _row(demo_unbound["王小明"], Relation.CHILD),
+    ]
     response = client.post(BIND, _members_data(rows, remove="0"))
     forms = response.context["formset"].forms
     assert [f["name"].value() for f in forms] == ["王小明"]
@@ -343,10 +350,13 @@ def test_an_empty_extra_row_is_ignored_and_a_row_can_be_removed(client, cast):
 
 
 @pytest.mark.parametrize("remove", ["²", "٣", "１", "-1", "99999999999999999999", " 0"])
-def test_a_remove_button_of_no_row_removes_nothing(client, cast, remove):
+def test_a_remove_button_of_no_row_removes_nothing(client, demo_unbound, remove):
     """Found by tests/properties: "²".isdigit() is True and int("²") raised (a 500)."""
-    client.force_login(cast["王建国"].user)
-    rows = [_row(cast["王丽"], Relation.CHILD), _row(cast["王小明"], Relation.CHILD)]
+    client.force_login(demo_unbound["王建国"].user)
+    rows = [
+        _row(demo_unbound["王丽"], Relation.CHILD),
+        _row(demo_unbound["王小明"], Relation.CHILD),
+    ]
     response = client.post(BIND, _members_data(rows, remove=remove))
     assert response.status_code == 200
     assert [f["name"].value() for f in response.context["formset"].forms] == ["王丽", "王小明"]
@@ -373,23 +383,27 @@ def _future(days=1) -> str:
         ({"relation": ""}, "这个字段是必填项。"),
     ],
 )
-def test_bad_member_input_shows_the_message_and_creates_nothing(client, cast, changes, message):
+def test_bad_member_input_shows_the_message_and_creates_nothing(
+    client, demo_unbound, changes, message
+):
     values = {"past": _past(), "future1": _future(1), "future3": _future(3)}
     changes = {key: values.get(value, value) for key, value in changes.items()}
-    client.force_login(cast["王建国"].user)
-    response = client.post(BIND, _members_data([_row(cast["王小明"], Relation.CHILD, **changes)]))
+    client.force_login(demo_unbound["王建国"].user)
+    response = client.post(
+        BIND, _members_data([_row(demo_unbound["王小明"], Relation.CHILD, **changes)])
+    )
     assert response.status_code == 200
     assert message in _html(response)
     assert DRAFT_SESSION_KEY not in client.session
     _nothing_bound()
 
 
-def test_each_error_is_shown_next_to_its_own_row(client, cast):
-    client.force_login(cast["王建国"].user)
+def test_each_error_is_shown_next_to_its_own_row(client, demo_unbound):
+    client.force_login(demo_unbound["王建国"].user)
     rows = [
-        _row(cast["王小明"], Relation.CHILD),
-        _row(cast["赵敏"], Relation.SIBLING),  # other province (R3)
-        _row(cast["王小明"], Relation.CHILD),  # twice
+        _row(demo_unbound["王小明"], Relation.CHILD),
+        _row(demo_unbound["赵敏"], Relation.SIBLING),  # other province (R3)
+        _row(demo_unbound["王小明"], Relation.CHILD),  # twice
     ]
     response = client.post(BIND, _members_data(rows))
     forms = response.context["formset"].forms
@@ -403,22 +417,22 @@ def test_each_error_is_shown_next_to_its_own_row(client, cast):
     _nothing_bound()
 
 
-def test_holder_level_problems_are_shown_above_the_rows(client, cast):
+def test_holder_level_problems_are_shown_above_the_rows(client, demo_unbound):
     """R2: a resident-scheme person cannot hold; told on arrival and on submit."""
-    client.force_login(cast["王丽"].user)
+    client.force_login(demo_unbound["王丽"].user)
     response = client.get(BIND)
     assert str(family_errors.HOLDER_NOT_EMPLOYEE) in _html(response)
     assert "<form" not in _html(response).split('id="main"')[1]
-    response = client.post(BIND, _members_data([_row(cast["王小明"], Relation.SIBLING)]))
+    response = client.post(BIND, _members_data([_row(demo_unbound["王小明"], Relation.SIBLING)]))
     assert response.context["formset"].non_form_errors() == [str(family_errors.HOLDER_NOT_EMPLOYEE)]
     assert str(family_errors.HOLDER_NOT_EMPLOYEE) in _html(response)
     _nothing_bound()
 
 
-def test_wrong_typed_signature_name_is_refused_and_creates_nothing(client, cast):
-    client.force_login(cast["王建国"].user)
+def test_wrong_typed_signature_name_is_refused_and_creates_nothing(client, demo_unbound):
+    client.force_login(demo_unbound["王建国"].user)
     response, _previewed = _bind_through_pages(
-        client, [_row(cast["王小明"], Relation.CHILD)], name="王建"
+        client, [_row(demo_unbound["王小明"], Relation.CHILD)], name="王建"
     )
     assert response.status_code == 200
     assert str(family_errors.SIGNATURE_NAME_MISMATCH) in _html(response)
@@ -436,7 +450,7 @@ def test_wrong_typed_signature_name_is_refused_and_creates_nothing(client, cast)
         },
     )
     assert response.status_code == 302
-    assert Authorization.objects.get().member == cast["王小明"]
+    assert Authorization.objects.get().member == demo_unbound["王小明"]
 
 
 def _signature_error(page: str) -> str:
@@ -455,11 +469,11 @@ def _signature_error(page: str) -> str:
     ids=["bomb", "truncated", "not-a-png"],
 )
 def test_a_refused_drawing_is_shown_at_the_signature_and_creates_nothing(
-    client, cast, image, message
+    client, demo_unbound, image, message
 ):  # R7, issue 13
-    client.force_login(cast["王建国"].user)
+    client.force_login(demo_unbound["王建国"].user)
     response, _previewed = _bind_through_pages(
-        client, [_row(cast["王小明"], Relation.CHILD)], name="王建国", image=image
+        client, [_row(demo_unbound["王小明"], Relation.CHILD)], name="王建国", image=image
     )
     assert response.status_code == 200
     page = _html(response)
@@ -471,17 +485,17 @@ def test_a_refused_drawing_is_shown_at_the_signature_and_creates_nothing(
     assert client.session[DRAFT_SESSION_KEY]
 
 
-def test_a_letter_that_changed_since_it_was_read_is_not_signed(client, cast):
-    client.force_login(cast["王建国"].user)
-    client.post(BIND, _members_data([_row(cast["王小明"], Relation.CHILD)]))
+def test_a_letter_that_changed_since_it_was_read_is_not_signed(client, demo_unbound):
+    client.force_login(demo_unbound["王建国"].user)
+    client.post(BIND, _members_data([_row(demo_unbound["王小明"], Relation.CHILD)]))
     response = client.post(BIND, {"step": "sign", "signed_name": "王建国", "letter_hash": "0" * 64})
     assert response.status_code == 200
     assert str(family_errors.LETTER_CHANGED) in _html(response)
     _nothing_bound()
 
 
-def test_sign_step_without_a_draft_goes_back_to_step_one(client, cast):
-    client.force_login(cast["王建国"].user)
+def test_sign_step_without_a_draft_goes_back_to_step_one(client, demo_unbound):
+    client.force_login(demo_unbound["王建国"].user)
     response = client.get(f"{BIND}?step=sign")
     assert response.status_code == 302
     assert response["Location"] == BIND
@@ -490,13 +504,13 @@ def test_sign_step_without_a_draft_goes_back_to_step_one(client, cast):
     _nothing_bound()
 
 
-def test_adding_to_an_existing_relationship_signs_an_add_members_letter(client, demo_family):
-    client.force_login(demo_family["王建国"].user)
+def test_adding_to_an_existing_relationship_signs_an_add_members_letter(client, demo):
+    client.force_login(demo["王建国"].user)
     response, previewed = _bind_through_pages(
-        client, [_row(demo_family["王丽"], Relation.CHILD)], name="王建国"
+        client, [_row(demo["王丽"], Relation.CHILD)], name="王建国"
     )
     assert response.status_code == 302
-    letter = CommitmentLetter.objects.filter(holder=demo_family["王建国"]).latest("signed_at")
+    letter = CommitmentLetter.objects.filter(holder=demo["王建国"]).latest("signed_at")
     assert letter.purpose == CommitmentLetter.Purpose.ADD_MEMBERS
     assert letter.text == previewed
     assert "王小明" in previewed and "王德胜" in previewed and "王丽" in previewed
@@ -506,9 +520,9 @@ def test_adding_to_an_existing_relationship_signs_an_add_members_letter(client, 
 # letter page and authorization detail
 
 
-def test_letter_page_shows_the_stored_text_and_its_facts(client, demo_family):
-    letter = CommitmentLetter.objects.get(holder=demo_family["王建国"])
-    client.force_login(demo_family["王建国"].user)
+def test_letter_page_shows_the_stored_text_and_its_facts(client, demo):
+    letter = CommitmentLetter.objects.get(holder=demo["王建国"])
+    client.force_login(demo["王建国"].user)
     response = client.get(reverse("family:letter-detail", args=[letter.public_id]))
     page = _html(response)
     assert _pre_text(page) == letter.text
@@ -520,9 +534,9 @@ def test_letter_page_shows_the_stored_text_and_its_facts(client, demo_family):
     assert "未手写签名" in page
 
 
-def test_authorization_detail_shows_window_state_cap_and_links(client, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
-    client.force_login(demo_family["王建国"].user)
+def test_authorization_detail_shows_window_state_cap_and_links(client, demo):
+    authorization = Authorization.objects.get(member=demo["王德胜"])
+    client.force_login(demo["王建国"].user)
     page = _html(client.get(reverse("family:authorization-detail", args=[authorization.public_id])))
     assert "王德胜" in page
     assert "父母" in page
@@ -534,8 +548,8 @@ def test_authorization_detail_shows_window_state_cap_and_links(client, demo_fami
         assert reverse(f"family:{name}", args=[authorization.public_id]) in page
 
 
-def test_authorization_detail_shows_the_consent_deadline_while_pending(client, cast):
-    holder, daughter = cast["王建国"], cast["王丽"]
+def test_authorization_detail_shows_the_consent_deadline_while_pending(client, demo_unbound):
+    holder, daughter = demo_unbound["王建国"], demo_unbound["王丽"]
     services.relationship_bind(
         holder=holder,
         members=[services.MemberRequest(daughter, Relation.CHILD, None, None)],
@@ -558,9 +572,9 @@ def _window_url(authorization):
     return reverse("family:window-change", args=[authorization.public_id])
 
 
-def test_window_change_previews_then_signs_a_new_letter(client, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
-    client.force_login(demo_family["王建国"].user)
+def test_window_change_previews_then_signs_a_new_letter(client, demo):
+    authorization = Authorization.objects.get(member=demo["王德胜"])
+    client.force_login(demo["王建国"].user)
     url = _window_url(authorization)
     page = _html(client.get(url))
     assert (
@@ -605,13 +619,13 @@ def test_window_change_previews_then_signs_a_new_letter(client, demo_family):
     ],
 )
 def test_window_change_refused_by_r6_shows_the_message_and_changes_nothing(
-    client, demo_family, start, end, message, field
+    client, demo, start, end, message, field
 ):
     values = {"past": _past(), "future1": _future(1), "future3": _future(3), "": ""}
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
+    authorization = Authorization.objects.get(member=demo["王德胜"])
     before = (authorization.window_start, authorization.window_end)
     letters_before = CommitmentLetter.objects.count()
-    client.force_login(demo_family["王建国"].user)
+    client.force_login(demo["王建国"].user)
     url = _window_url(authorization)
     data = {"step": "window", "window_start": values[start], "window_end": values[end]}
     # Refused at the first step, before any letter is shown for signing.
@@ -625,9 +639,9 @@ def test_window_change_refused_by_r6_shows_the_message_and_changes_nothing(
     assert CommitmentLetter.objects.count() == letters_before
 
 
-def test_window_change_with_a_wrong_signature_name_changes_nothing(client, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
-    client.force_login(demo_family["王建国"].user)
+def test_window_change_with_a_wrong_signature_name_changes_nothing(client, demo):
+    authorization = Authorization.objects.get(member=demo["王德胜"])
+    client.force_login(demo["王建国"].user)
     url = _window_url(authorization)
     page = _html(client.post(url, {"step": "window", "window_end": _future(30)}))
     response = client.post(
@@ -647,9 +661,9 @@ def test_window_change_with_a_wrong_signature_name_changes_nothing(client, demo_
     assert CommitmentLetter.objects.filter(purpose="change_window").count() == 0
 
 
-def test_window_change_with_a_refused_drawing_changes_nothing(client, demo_family):  # issue 13
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
-    client.force_login(demo_family["王建国"].user)
+def test_window_change_with_a_refused_drawing_changes_nothing(client, demo):  # issue 13
+    authorization = Authorization.objects.get(member=demo["王德胜"])
+    client.force_login(demo["王建国"].user)
     url = _window_url(authorization)
     page = _html(client.post(url, {"step": "window", "window_end": _future(30)}))
     response = client.post(
@@ -677,10 +691,10 @@ def test_window_change_with_a_refused_drawing_changes_nothing(client, demo_famil
 # cap (R21)
 
 
-def test_cap_is_set_and_cleared(client, demo_family):
-    authorization = Authorization.objects.get(member=demo_family["王小明"])
+def test_cap_is_set_and_cleared(client, demo):
+    authorization = Authorization.objects.get(member=demo["王小明"])
     url = reverse("family:cap-set", args=[authorization.public_id])
-    client.force_login(demo_family["王建国"].user)
+    client.force_login(demo["王建国"].user)
     assert client.get(url).status_code == 200
     response = client.post(url, {"cap": "200.50"}, follow=True)
     assert "已将王小明的单笔支付上限设为200.50元。" in _html(response)
@@ -701,11 +715,11 @@ def test_cap_is_set_and_cleared(client, demo_family):
         ("abc", "输入一个数字。"),
     ],
 )
-def test_bad_cap_is_refused_next_to_the_field(client, demo_family, value, message):
+def test_bad_cap_is_refused_next_to_the_field(client, demo, value, message):
     if message == "max_decimal_places":
         message = DecimalValidator(14, 2).messages[message] % {"max": 2}
-    authorization = Authorization.objects.get(member=demo_family["王小明"])
-    client.force_login(demo_family["王建国"].user)
+    authorization = Authorization.objects.get(member=demo["王小明"])
+    client.force_login(demo["王建国"].user)
     response = client.post(
         reverse("family:cap-set", args=[authorization.public_id]), {"cap": value}
     )
@@ -762,8 +776,8 @@ def _measure(client, django_assert_max_num_queries, holder) -> list[int]:
     return counts
 
 
-def test_query_counts_do_not_grow_with_members(client, cast, django_assert_max_num_queries):
-    holder = cast["张伟"]
+def test_query_counts_do_not_grow_with_members(client, demo_unbound, django_assert_max_num_queries):
+    holder = demo_unbound["张伟"]
     client.force_login(holder.user)
     _bind(holder, _children(holder.region, 1))
     with_one = _measure(client, django_assert_max_num_queries, holder)
@@ -773,19 +787,19 @@ def test_query_counts_do_not_grow_with_members(client, cast, django_assert_max_n
     assert with_one == with_six
 
 
-def test_the_sign_page_works_without_javascript(client, cast):
+def test_the_sign_page_works_without_javascript(client, demo_unbound):
     """The drawing pad is hidden until signature-pad.js shows it; the typed name alone signs."""
-    client.force_login(cast["王建国"].user)
-    client.post(BIND, _members_data([_row(cast["王小明"], Relation.CHILD)]))
+    client.force_login(demo_unbound["王建国"].user)
+    client.post(BIND, _members_data([_row(demo_unbound["王小明"], Relation.CHILD)]))
     page = _html(client.get(f"{BIND}?step=sign"))
     assert re.search(r"<div class=\"signature-pad mb-3\"[^>]*\bhidden>", page)
     assert '<input type="hidden" name="signature_image"' in page
     assert "/static/js/signature-pad.js" in page
 
 
-def test_an_ended_authorization_can_no_longer_be_changed(client, demo_family):
-    holder = demo_family["王建国"]
-    authorization = Authorization.objects.get(member=demo_family["王德胜"])
+def test_an_ended_authorization_can_no_longer_be_changed(client, demo):
+    holder = demo["王建国"]
+    authorization = Authorization.objects.get(member=demo["王德胜"])
     services.authorization_revoke(
         authorization=authorization, actor=holder.user, channel=AuditEntry.Channel.ONLINE
     )

@@ -86,10 +86,10 @@ def _now_bind(holder, *requests):
     return bind(holder, *requests, at=None)
 
 
-def _pending_for_wangli(cast) -> Authorization:
+def _pending_for_wangli(demo_unbound) -> Authorization:
     """王建国 binds his daughter 王丽 (over 16): the request waits for her answer (R8)."""
-    _now_bind(cast["王建国"], req(cast["王丽"], Relation.CHILD))
-    authorization = live(cast["王建国"], cast["王丽"])
+    _now_bind(demo_unbound["王建国"], req(demo_unbound["王丽"], Relation.CHILD))
+    authorization = live(demo_unbound["王建国"], demo_unbound["王丽"])
     assert authorization.status == A.PENDING_CONSENT
     return authorization
 
@@ -139,31 +139,31 @@ def _order(member) -> list[str]:
 # anonymous, staff, unclaimed logins, other citizens
 
 
-def _object_urls(demo_family) -> list[str]:
-    desheng = Authorization.objects.get(member=demo_family["王德胜"])
+def _object_urls(demo) -> list[str]:
+    desheng = Authorization.objects.get(member=demo["王德胜"])
     return [
         _answer_url(desheng),
         _revoke_url(desheng),
         _leave_url(desheng),
-        _order_url(demo_family["马小燕"]),
+        _order_url(demo["马小燕"]),
     ]
 
 
-def test_anonymous_is_sent_to_login(client, demo_family):
-    for url in [CONSENTS, ORDER, RECORDS, *_object_urls(demo_family)]:
+def test_anonymous_is_sent_to_login(client, demo):
+    for url in [CONSENTS, ORDER, RECORDS, *_object_urls(demo)]:
         for method in (client.get, client.post):
             response = method(url)
             assert response.status_code == 302, url
             assert response["Location"].startswith(reverse("accounts:login")), url
 
 
-def test_staff_and_unclaimed_logins_get_a_clear_message(client, demo_family):
+def test_staff_and_unclaimed_logins_get_a_clear_message(client, demo):
     client.force_login(_staff())
     for url in [CONSENTS, ORDER, RECORDS]:
         response = client.get(url)
         assert response.status_code == 200, url
         assert "您以经办人员身份登录" in _html(response), url
-    for url in _object_urls(demo_family):
+    for url in _object_urls(demo):
         assert client.get(url).status_code == 404, url
     assert (
         client.post(ORDER, {"authorization": str(uuid.uuid4()), "direction": "up"}).status_code
@@ -175,17 +175,17 @@ def test_staff_and_unclaimed_logins_get_a_clear_message(client, demo_family):
         response = client.get(url)
         assert response.status_code == 200, url
         assert "没有关联参保人信息" in _html(response), url
-    for url in _object_urls(demo_family):
+    for url in _object_urls(demo):
         assert client.get(url).status_code == 404, url
 
 
-def test_every_object_page_is_404_for_another_citizen_and_for_a_random_id(client, demo_family):
+def test_every_object_page_is_404_for_another_citizen_and_for_a_random_id(client, demo):
     """IDOR: 张伟 is unrelated; a made-up id finds nothing either."""
-    client.force_login(demo_family["张伟"].user)
-    for url in _object_urls(demo_family):
+    client.force_login(demo["张伟"].user)
+    for url in _object_urls(demo):
         assert client.get(url).status_code == 404, url
         assert client.post(url).status_code == 404, url
-    client.force_login(demo_family["王建国"].user)
+    client.force_login(demo["王建国"].user)
     random_id = uuid.uuid4()
     for name in ["consent-answer", "revoke", "leave", "order-member"]:
         url = reverse(f"family:{name}", args=[random_id])
@@ -193,11 +193,11 @@ def test_every_object_page_is_404_for_another_citizen_and_for_a_random_id(client
         assert client.post(url).status_code == 404, name
 
 
-def test_a_post_to_revoke_someone_elses_authorization_changes_nothing(client, demo_family):
-    desheng = Authorization.objects.get(member=demo_family["王德胜"])
+def test_a_post_to_revoke_someone_elses_authorization_changes_nothing(client, demo):
+    desheng = Authorization.objects.get(member=demo["王德胜"])
     mark = audit_mark()
     for intruder in ["张伟", "王德胜", "李秀英"]:  # unrelated, the member himself, the spouse
-        client.force_login(demo_family[intruder].user)
+        client.force_login(demo[intruder].user)
         response = client.post(_revoke_url(desheng), {"reason": "冒用"})
         assert response.status_code == 404, intruder
     desheng.refresh_from_db()
@@ -209,9 +209,9 @@ def test_a_post_to_revoke_someone_elses_authorization_changes_nothing(client, de
 # consents (R8, R22)
 
 
-def test_pending_consent_is_listed_with_holder_relation_window_and_deadline(client, cast):
-    authorization = _pending_for_wangli(cast)
-    client.force_login(cast["王丽"].user)
+def test_pending_consent_is_listed_with_holder_relation_window_and_deadline(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    client.force_login(demo_unbound["王丽"].user)
     response = client.get(CONSENTS)
     page = _text(response)
     assert response.status_code == 200
@@ -224,14 +224,14 @@ def test_pending_consent_is_listed_with_holder_relation_window_and_deadline(clie
     assert "查看并答复" in page
 
 
-def test_nothing_pending_says_so(client, demo_family):
-    client.force_login(demo_family["王德胜"].user)  # consented long ago
+def test_nothing_pending_says_so(client, demo):
+    client.force_login(demo["王德胜"].user)  # consented long ago
     assert "目前没有等待您确认的绑定请求" in _html(client.get(CONSENTS))
 
 
-def test_answer_page_explains_what_agreeing_means(client, cast):
-    authorization = _pending_for_wangli(cast)
-    client.force_login(cast["王丽"].user)
+def test_answer_page_explains_what_agreeing_means(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    client.force_login(demo_unbound["王丽"].user)
     response = client.get(_answer_url(authorization))
     page = _text(response)
     assert response.status_code == 200
@@ -246,9 +246,9 @@ def test_answer_page_explains_what_agreeing_means(client, cast):
     assert re.search(r'<button[^>]*name="answer"[^>]*value="decline"[^>]*>\s*拒绝', _html(response))
 
 
-def test_the_member_agrees_with_the_right_password(client, cast):
-    authorization = _pending_for_wangli(cast)
-    daughter = cast["王丽"]
+def test_the_member_agrees_with_the_right_password(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    daughter = demo_unbound["王丽"]
     client.force_login(daughter.user)
     mark = audit_mark()
     response = client.post(
@@ -268,9 +268,9 @@ def test_the_member_agrees_with_the_right_password(client, cast):
     assert "您有 1 条" not in page
 
 
-def test_a_wrong_password_shows_the_message_and_changes_nothing(client, cast):
-    authorization = _pending_for_wangli(cast)
-    client.force_login(cast["王丽"].user)
+def test_a_wrong_password_shows_the_message_and_changes_nothing(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    client.force_login(demo_unbound["王丽"].user)
     mark = audit_mark()
     response = client.post(
         _answer_url(authorization), {"password": "wrong-password", "answer": "agree"}
@@ -287,9 +287,9 @@ def test_a_wrong_password_shows_the_message_and_changes_nothing(client, cast):
     assert audit_since(mark) == []
 
 
-def test_the_member_declines(client, cast):
-    authorization = _pending_for_wangli(cast)
-    client.force_login(cast["王丽"].user)
+def test_the_member_declines(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    client.force_login(demo_unbound["王丽"].user)
     mark = audit_mark()
     response = client.post(
         _answer_url(authorization),
@@ -306,9 +306,9 @@ def test_the_member_declines(client, cast):
     assert relationship.status == Relationship.Status.ENDED
 
 
-def test_an_answer_without_a_button_is_refused(client, cast):
-    authorization = _pending_for_wangli(cast)
-    client.force_login(cast["王丽"].user)
+def test_an_answer_without_a_button_is_refused(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    client.force_login(demo_unbound["王丽"].user)
     for data in [{"password": CITIZEN_PASSWORD}, {"password": CITIZEN_PASSWORD, "answer": "x"}]:
         response = client.post(_answer_url(authorization), data)
         assert response.status_code == 200
@@ -317,9 +317,9 @@ def test_an_answer_without_a_button_is_refused(client, cast):
     assert authorization.status == A.PENDING_CONSENT
 
 
-def test_an_answered_request_cannot_be_answered_again(client, cast):
-    authorization = _pending_for_wangli(cast)
-    client.force_login(cast["王丽"].user)
+def test_an_answered_request_cannot_be_answered_again(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    client.force_login(demo_unbound["王丽"].user)
     client.post(_answer_url(authorization), {"password": CITIZEN_PASSWORD, "answer": "agree"})
     response = client.get(_answer_url(authorization))
     assert "这个请求现在不能答复" in _text(response)
@@ -336,9 +336,9 @@ def test_an_answered_request_cannot_be_answered_again(client, cast):
     assert audit_since(mark) == []
 
 
-def test_the_holder_cannot_answer_for_the_member(client, cast):
-    authorization = _pending_for_wangli(cast)
-    client.force_login(cast["王建国"].user)
+def test_the_holder_cannot_answer_for_the_member(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    client.force_login(demo_unbound["王建国"].user)
     assert client.get(_answer_url(authorization)).status_code == 404
     response = client.post(
         _answer_url(authorization), {"password": CITIZEN_PASSWORD, "answer": "agree"}
@@ -348,9 +348,9 @@ def test_the_holder_cannot_answer_for_the_member(client, cast):
     assert authorization.status == A.PENDING_CONSENT
 
 
-def test_answers_are_throttled_per_login(client, cast):
-    authorization = _pending_for_wangli(cast)
-    client.force_login(cast["王丽"].user)
+def test_answers_are_throttled_per_login(client, demo_unbound):
+    authorization = _pending_for_wangli(demo_unbound)
+    client.force_login(demo_unbound["王丽"].user)
     url = _answer_url(authorization)
     # Wrong passwords lock the login at the sixth (tests/family/test_consent_reauth.py); posts
     # that fail otherwise (no answer button) are still limited to 10 per login and 15 minutes.
@@ -363,9 +363,13 @@ def test_answers_are_throttled_per_login(client, cast):
     assert client.get(url).status_code == 200  # reading is not throttled
 
 
-def test_a_guardian_answers_for_a_ward(client, cast):
+def test_a_guardian_answers_for_a_ward(client, demo_unbound):
     """R22: 王德胜 has a court-appointed guardian (李秀英); she answers, he cannot."""
-    holder, father, guardian = cast["王建国"], cast["王德胜"], cast["李秀英"]
+    holder, father, guardian = (
+        demo_unbound["王建国"],
+        demo_unbound["王德胜"],
+        demo_unbound["李秀英"],
+    )
     _guardian(guardian, father)
     _now_bind(holder, req(father, Relation.PARENT))
     authorization = live(holder, father)
@@ -392,11 +396,11 @@ def test_a_guardian_answers_for_a_ward(client, cast):
 # deduction order (R10, R21)
 
 
-def test_a_holder_moves_the_other_parent_up_for_a_minor(client, demo_family):
+def test_a_holder_moves_the_other_parent_up_for_a_minor(client, demo):
     """R10: 马小燕 is a minor; her father may set her order (马志强 first at the start)."""
-    xiaoyan = demo_family["马小燕"]
+    xiaoyan = demo["马小燕"]
     url = _order_url(xiaoyan)
-    client.force_login(demo_family["马志强"].user)
+    client.force_login(demo["马志强"].user)
     response = client.get(url)
     page = _html(response)
     assert response.status_code == 200
@@ -408,7 +412,7 @@ def test_a_holder_moves_the_other_parent_up_for_a_minor(client, demo_family):
     assert "按绑定先后顺序" in page  # R21 fallback explained
     assert "马小燕未成年" in page  # R10
 
-    gulina = live(demo_family["古丽娜"], xiaoyan)
+    gulina = live(demo["古丽娜"], xiaoyan)
     mark = audit_mark()
     response = client.post(url, {"authorization": str(gulina.public_id), "direction": "up"})
     assert response.status_code == 302
@@ -416,20 +420,20 @@ def test_a_holder_moves_the_other_parent_up_for_a_minor(client, demo_family):
     assert _order(xiaoyan) == ["古丽娜", "马志强"]
     entries = audit_since(mark)
     assert [e.action for e in entries] == ["member.deduction_order"]
-    assert entries[0].actor == demo_family["马志强"].user
+    assert entries[0].actor == demo["马志强"].user
     assert entries[0].channel == AuditEntry.Channel.ONLINE
     page = _html(client.get(url))
     assert str(ORDER_MOVED) % {"holder": "古丽娜", "position": 1} in page
 
-    zhiqiang = live(demo_family["马志强"], xiaoyan)
+    zhiqiang = live(demo["马志强"], xiaoyan)
     client.post(url, {"authorization": str(zhiqiang.public_id), "direction": "up"})
     assert _order(xiaoyan) == ["马志强", "古丽娜"]
 
 
-def test_the_other_holder_may_set_it_too(client, demo_family):
-    xiaoyan = demo_family["马小燕"]
-    client.force_login(demo_family["古丽娜"].user)
-    zhiqiang = live(demo_family["马志强"], xiaoyan)
+def test_the_other_holder_may_set_it_too(client, demo):
+    xiaoyan = demo["马小燕"]
+    client.force_login(demo["古丽娜"].user)
+    zhiqiang = live(demo["马志强"], xiaoyan)
     response = client.post(
         _order_url(xiaoyan), {"authorization": str(zhiqiang.public_id), "direction": "down"}
     )
@@ -437,12 +441,12 @@ def test_the_other_holder_may_set_it_too(client, demo_family):
     assert _order(xiaoyan) == ["古丽娜", "马志强"]
 
 
-def test_the_order_page_is_404_for_someone_unrelated(client, demo_family):
-    xiaoyan = demo_family["马小燕"]
-    gulina = live(demo_family["古丽娜"], xiaoyan)
+def test_the_order_page_is_404_for_someone_unrelated(client, demo):
+    xiaoyan = demo["马小燕"]
+    gulina = live(demo["古丽娜"], xiaoyan)
     mark = audit_mark()
     for intruder in ["张伟", "王建国"]:
-        client.force_login(demo_family[intruder].user)
+        client.force_login(demo[intruder].user)
         assert client.get(_order_url(xiaoyan)).status_code == 404
         response = client.post(
             _order_url(xiaoyan), {"authorization": str(gulina.public_id), "direction": "up"}
@@ -456,10 +460,10 @@ def test_the_order_page_is_404_for_someone_unrelated(client, demo_family):
     assert audit_since(mark) == []
 
 
-def test_a_posted_id_outside_the_members_list_changes_nothing(client, demo_family):
-    xiaoyan = demo_family["马小燕"]
-    client.force_login(demo_family["马志强"].user)
-    other = Authorization.objects.get(member=demo_family["王小明"])  # not one of hers
+def test_a_posted_id_outside_the_members_list_changes_nothing(client, demo):
+    xiaoyan = demo["马小燕"]
+    client.force_login(demo["马志强"].user)
+    other = Authorization.objects.get(member=demo["王小明"])  # not one of hers
     mark = audit_mark()
     for data in [
         {"authorization": str(other.public_id), "direction": "up"},
@@ -476,8 +480,8 @@ def test_a_posted_id_outside_the_members_list_changes_nothing(client, demo_famil
     assert audit_since(mark) == []
 
 
-def test_my_own_order_with_one_holder_has_nothing_to_move(client, demo_family):
-    client.force_login(demo_family["王德胜"].user)
+def test_my_own_order_with_one_holder_has_nothing_to_move(client, demo):
+    client.force_login(demo["王德胜"].user)
     response = client.get(ORDER)
     page = _text(response)
     assert response.status_code == 200
@@ -488,32 +492,32 @@ def test_my_own_order_with_one_holder_has_nothing_to_move(client, demo_family):
     assert "由您本人设置" in page
 
 
-def test_a_member_with_no_live_authorization_sees_an_explanation(client, demo_family):
-    client.force_login(demo_family["王丽"].user)
+def test_a_member_with_no_live_authorization_sees_an_explanation(client, demo):
+    client.force_login(demo["王丽"].user)
     page = _text(client.get(ORDER))
     assert "目前没有主账户人授权您使用其个人账户" in page
 
 
-def test_a_holders_own_order_page_links_to_the_minors_they_bind(client, demo_family):
-    client.force_login(demo_family["马志强"].user)
+def test_a_holders_own_order_page_links_to_the_minors_they_bind(client, demo):
+    client.force_login(demo["马志强"].user)
     page = _html(client.get(ORDER))
-    assert _order_url(demo_family["马小燕"]) in page
+    assert _order_url(demo["马小燕"]) in page
 
 
-def test_a_member_with_a_guardian_cannot_set_their_own_order(client, demo_family):
+def test_a_member_with_a_guardian_cannot_set_their_own_order(client, demo):
     """R22: an adult with a court-appointed guardian; the guardian sets it."""
-    father = demo_family["王德胜"]
-    _guardian(demo_family["李秀英"], father)
+    father = demo["王德胜"]
+    _guardian(demo["李秀英"], father)
     client.force_login(father.user)
     page = _html(client.get(ORDER))
     assert str(family_errors.ORDER_NOT_ALLOWED) in page
     assert 'name="direction"' not in page
-    desheng = live(demo_family["王建国"], father)
+    desheng = live(demo["王建国"], father)
     mark = audit_mark()
     response = client.post(ORDER, {"authorization": str(desheng.public_id), "direction": "down"})
     assert str(family_errors.ORDER_NOT_ALLOWED) in _html(response)
     assert audit_since(mark) == []
-    client.force_login(demo_family["李秀英"].user)
+    client.force_login(demo["李秀英"].user)
     assert client.get(_order_url(father)).status_code == 200
 
 
@@ -521,9 +525,9 @@ def test_a_member_with_a_guardian_cannot_set_their_own_order(client, demo_family
 # revoke (R15)
 
 
-def test_the_holder_revokes_after_a_confirmation(client, demo_family):
-    holder = demo_family["王建国"]
-    desheng = live(holder, demo_family["王德胜"])
+def test_the_holder_revokes_after_a_confirmation(client, demo):
+    holder = demo["王建国"]
+    desheng = live(holder, demo["王德胜"])
     client.force_login(holder.user)
     response = client.get(_revoke_url(desheng))
     page = _text(response)
@@ -547,11 +551,11 @@ def test_the_holder_revokes_after_a_confirmation(client, demo_family):
     assert entries[0].channel == AuditEntry.Channel.ONLINE
     assert str(REVOKED) % {"member": "王德胜"} in _html(client.get(OVERVIEW))
     # the relationship goes on with 王小明
-    assert live(holder, demo_family["王小明"]).status == A.ACTIVE
+    assert live(holder, demo["王小明"]).status == A.ACTIVE
 
 
-def test_revoking_the_last_member_says_the_relationship_ends_with_it(client, cast):
-    holder, child = cast["张伟"], cast["王小明"]
+def test_revoking_the_last_member_says_the_relationship_ends_with_it(client, demo_unbound):
+    holder, child = demo_unbound["张伟"], demo_unbound["王小明"]
     _now_bind(holder, req(child, Relation.CHILD))
     authorization = live(holder, child)
     client.force_login(holder.user)
@@ -562,9 +566,9 @@ def test_revoking_the_last_member_says_the_relationship_ends_with_it(client, cas
     assert Relationship.objects.get(holder=holder).status == Relationship.Status.ENDED
 
 
-def test_revoking_twice_shows_the_message_and_changes_nothing(client, demo_family):
-    holder = demo_family["王建国"]
-    desheng = live(holder, demo_family["王德胜"])
+def test_revoking_twice_shows_the_message_and_changes_nothing(client, demo):
+    holder = demo["王建国"]
+    desheng = live(holder, demo["王德胜"])
     client.force_login(holder.user)
     client.post(_revoke_url(desheng), {"reason": ""})
     page = _html(client.get(_revoke_url(desheng)))
@@ -577,9 +581,9 @@ def test_revoking_twice_shows_the_message_and_changes_nothing(client, demo_famil
     assert audit_since(mark) == []
 
 
-def test_a_too_long_reason_is_refused_next_to_the_field(client, demo_family):
-    holder = demo_family["王建国"]
-    desheng = live(holder, demo_family["王德胜"])
+def test_a_too_long_reason_is_refused_next_to_the_field(client, demo):
+    holder = demo["王建国"]
+    desheng = live(holder, demo["王德胜"])
     client.force_login(holder.user)
     response = client.post(_revoke_url(desheng), {"reason": "长" * 201})
     assert response.status_code == 200
@@ -592,9 +596,9 @@ def test_a_too_long_reason_is_refused_next_to_the_field(client, demo_family):
 # leave (R15, R22)
 
 
-def test_the_member_leaves_after_a_confirmation(client, demo_family):
-    father = demo_family["王德胜"]
-    desheng = live(demo_family["王建国"], father)
+def test_the_member_leaves_after_a_confirmation(client, demo):
+    father = demo["王德胜"]
+    desheng = live(demo["王建国"], father)
     client.force_login(father.user)
     response = client.get(_leave_url(desheng))
     page = _text(response)
@@ -616,21 +620,21 @@ def test_the_member_leaves_after_a_confirmation(client, demo_family):
     assert str(LEFT) % {"holder": "王建国", "member": "王德胜"} in _html(client.get(OVERVIEW))
 
 
-def test_leave_is_404_for_the_holder_and_others(client, demo_family):
-    desheng = live(demo_family["王建国"], demo_family["王德胜"])
+def test_leave_is_404_for_the_holder_and_others(client, demo):
+    desheng = live(demo["王建国"], demo["王德胜"])
     for name in ["王建国", "张伟", "李秀英"]:
-        client.force_login(demo_family[name].user)
+        client.force_login(demo[name].user)
         assert client.get(_leave_url(desheng)).status_code == 404, name
         assert client.post(_leave_url(desheng)).status_code == 404, name
     desheng.refresh_from_db()
     assert desheng.status == A.ACTIVE
 
 
-def test_a_guardian_leaves_for_a_ward_and_a_second_leave_is_refused(client, demo_family):
-    father = demo_family["王德胜"]
-    _guardian(demo_family["李秀英"], father)
-    desheng = live(demo_family["王建国"], father)
-    client.force_login(demo_family["李秀英"].user)
+def test_a_guardian_leaves_for_a_ward_and_a_second_leave_is_refused(client, demo):
+    father = demo["王德胜"]
+    _guardian(demo["李秀英"], father)
+    desheng = live(demo["王建国"], father)
+    client.force_login(demo["李秀英"].user)
     page = _text(client.get(_leave_url(desheng)))
     assert "为王德胜退出王建国的家庭共济" in page
     assert client.post(_leave_url(desheng)).status_code == 302
@@ -656,22 +660,22 @@ def _churn(holder, child, times: int) -> None:
         )
 
 
-def test_records_show_both_roles(client, demo_family):
-    client.force_login(demo_family["王建国"].user)
+def test_records_show_both_roles(client, demo):
+    client.force_login(demo["王建国"].user)
     page = _text(client.get(RECORDS))
     assert "共 2 条记录" in page
     assert page.count("我是主账户人") == 2
     assert "对方是我的子女" in page and "对方是我的父母" in page
     assert "2025-01-01 00:00" in page  # window start
-    client.force_login(demo_family["王德胜"].user)
+    client.force_login(demo["王德胜"].user)
     page = _text(client.get(RECORDS))
     assert "我是共济成员" in page
     assert "我是对方的父母" in page
     assert "王建国" in page
 
 
-def test_records_are_paginated_and_links_keep_the_filters(client, cast):
-    holder, child = cast["张伟"], cast["王小明"]
+def test_records_are_paginated_and_links_keep_the_filters(client, demo_unbound):
+    holder, child = demo_unbound["张伟"], demo_unbound["王小明"]
     _churn(holder, child, 23)
     _now_bind(holder, req(child, Relation.CHILD))  # one live at the end
     client.force_login(holder.user)
@@ -692,11 +696,11 @@ def test_records_are_paginated_and_links_keep_the_filters(client, cast):
     assert client.get(RECORDS, {"page": 999}).context["page_obj"].number == 2
 
 
-def test_records_filter_by_status_and_dates(client, demo_family):
-    client.force_login(demo_family["王建国"].user)
+def test_records_filter_by_status_and_dates(client, demo):
+    client.force_login(demo["王建国"].user)
     services.authorization_revoke(
-        authorization=live(demo_family["王建国"], demo_family["王德胜"]),
-        actor=demo_family["王建国"].user,
+        authorization=live(demo["王建国"], demo["王德胜"]),
+        actor=demo["王建国"].user,
         channel="online",
     )
     response = client.get(RECORDS, {"status": "active"})
@@ -728,8 +732,8 @@ def test_records_filter_by_status_and_dates(client, demo_family):
         ({"status": "paid"}, "status", None),
     ],
 )
-def test_bad_filters_show_a_message_and_list_nothing(client, demo_family, query, field, message):
-    client.force_login(demo_family["王建国"].user)
+def test_bad_filters_show_a_message_and_list_nothing(client, demo, query, field, message):
+    client.force_login(demo["王建国"].user)
     response = client.get(RECORDS, query)
     assert response.status_code == 200
     errors = response.context["form"].errors[field]
@@ -806,7 +810,7 @@ def _measure(client, django_assert_max_num_queries, member, made) -> list[int]:
     return counts
 
 
-def test_member_pages_query_counts_do_not_grow(client, cast, django_assert_max_num_queries):
+def test_member_pages_query_counts_do_not_grow(client, demo_unbound, django_assert_max_num_queries):
     member = _citizen(
         "659004", birth=dt.date(2000, 5, 1), scheme=InsuredPerson.Scheme.RESIDENT, name="马成员"
     )
@@ -819,9 +823,9 @@ def test_member_pages_query_counts_do_not_grow(client, cast, django_assert_max_n
 
 
 def test_records_query_count_is_the_same_for_one_row_and_for_a_full_page(
-    client, cast, django_assert_max_num_queries
+    client, demo_unbound, django_assert_max_num_queries
 ):
-    holder, child = cast["张伟"], cast["王小明"]
+    holder, child = demo_unbound["张伟"], demo_unbound["王小明"]
     client.force_login(holder.user)
     _churn(holder, child, 1)
     one = _counts(client, django_assert_max_num_queries, [(RECORDS, RECORDS_QUERIES)])

@@ -28,8 +28,8 @@ from family import services
 from family.models import Authorization
 from family.tasks import run_lifecycle
 from portal.celery import app as celery_app
+from tests.demo import load_demo, people
 from tests.family.builders import live
-from tests.payments.conftest import load_demo, people
 
 SYSTEM = AuditEntry.Channel.SYSTEM
 WAIT = 30  # seconds the worker gets to take the message and commit

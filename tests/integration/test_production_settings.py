@@ -46,8 +46,8 @@ from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import InsuredPerson
 from family.models import Authorization, CommitmentLetter, Relation
 from payments.models import LedgerAccount, Settlement
+from tests.demo import load_demo, people
 from tests.family.builders import bind, live, req
-from tests.payments.conftest import load_demo, people
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 

@@ -31,9 +31,9 @@ from family.forms.member import AGREE
 from family.models import Authorization, Relation
 from payments.models import Institution, SettlementLine
 from portal.celery import app as celery_app
+from tests.demo import load_demo, people
 from tests.family.builders import bind, live, req
 from tests.payments.builders import lines, settle
-from tests.payments.conftest import load_demo, people
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

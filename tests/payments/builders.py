@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from payments import services
 from payments.models import LedgerAccount, LedgerLeg, Settlement
-from tests.payments.conftest import NOW
+from tests.clock import NOW
 
 _keys = itertools.count(1)
 

@@ -19,8 +19,8 @@ from accounts import idnumber
 from accounts.models import AuditEntry
 from payments.api import errors as api_errors
 from payments.models import LedgerAccount, LedgerLeg, Refund, RefundLine, Settlement
+from tests.clock import NOW
 from tests.payments.builders import balance
-from tests.payments.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 

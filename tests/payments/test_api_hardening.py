@@ -15,8 +15,8 @@ from django.test import Client
 
 from payments.api import errors as api_errors
 from payments.models import ApiRequestSeen, Refund, Settlement
+from tests.clock import NOW
 from tests.payments.builders import balance
-from tests.payments.conftest import NOW
 from tests.payments.test_api import (  # noqa: F401 - `clock` is the module's autouse fixture
     SETTLEMENTS,
     body,

@@ -8,8 +8,8 @@ from django.db.models import Sum
 
 from payments.models import LedgerAccount, LedgerLeg, Settlement, SettlementLine
 from payments.services import settlement as settlement_service
+from tests.demo import load_demo, people
 from tests.payments.builders import balance, legs_total, settle
-from tests.payments.conftest import load_demo, people
 from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -40,7 +40,6 @@ from payments.services import credit_import, ledger
 from payments.services.credits import CSV_ALREADY_CREDITED, CreditImportRefused
 from portal.celery import app as celery_app
 from tests.payments.builders import settle
-from tests.payments.conftest import load_demo, people
 from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,12 +104,6 @@ def assert_each_row_posted_once(batch: CreditImport) -> None:
 
 
 @pytest.fixture
-def cast(transactional_db):
-    load_demo()
-    return people()
-
-
-@pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr(credit_import, "CHUNK_ROWS", 2)
 
@@ -158,7 +151,9 @@ class InThread:
 # point 5: two uploads of the same rows
 
 
-def test_two_uploads_of_the_same_rows_at_once_stage_exactly_one_batch(cast, monkeypatch):
+def test_two_uploads_of_the_same_rows_at_once_stage_exactly_one_batch(
+    demo_transactional, monkeypatch
+):
     """Both files pass the check before either is staged (a barrier between the check and the
     staging), so only the database can refuse the second: its unique constraint on (person,
     month, source). The two files differ in their bytes (LF and CRLF): no hash can tell."""
@@ -171,7 +166,10 @@ def test_two_uploads_of_the_same_rows_at_once_stage_exactly_one_batch(cast, monk
     crlf = lf.replace(b"\n", b"\r\n")
     both_checked = threading.Barrier(2)
     monkeypatch.setattr(credit_import, "before_stage_hook", lambda: both_checked.wait(WAIT))
-    before = {name: cast[name].ledger_account.balance for name in ("王建国", "李秀英", "张伟")}
+    before = {
+        name: demo_transactional[name].ledger_account.balance
+        for name in ("王建国", "李秀英", "张伟")
+    }
 
     def attempt(data: bytes):
         try:
@@ -191,7 +189,7 @@ def test_two_uploads_of_the_same_rows_at_once_stage_exactly_one_batch(cast, monk
     assert CreditRow.objects.count() == 3
     assert_each_row_posted_once(staged[0])  # posted by the task after the winner's commit
     for name, amount, _month in rows:
-        account = LedgerAccount.objects.get(person=cast[name])
+        account = LedgerAccount.objects.get(person=demo_transactional[name])
         assert account.balance - before[name] == Decimal(amount)
     assert_ledger_sound()
 
@@ -201,7 +199,7 @@ def test_two_uploads_of_the_same_rows_at_once_stage_exactly_one_batch(cast, monk
 
 
 def test_a_settlement_on_a_credited_account_completes_while_the_import_pauses_between_chunks(
-    cast, small_chunks, monkeypatch, lock_timeout
+    demo_transactional, small_chunks, monkeypatch, lock_timeout
 ):
     """The import (the command's path: stage, then post here) pauses after its first chunk;
     meanwhile a settlement on an account that chunk credited goes through at once."""
@@ -238,7 +236,7 @@ def test_a_settlement_on_a_credited_account_completes_while_the_import_pauses_be
 
 
 def test_a_settlement_is_not_held_by_the_rest_of_the_file(
-    cast, monkeypatch, lock_timeout, tmp_path
+    demo_transactional, monkeypatch, lock_timeout, tmp_path
 ):
     """`import_credits` with the real chunk size (200) on 203 rows, held inside its second chunk
     (at the ledger posting of row 201): the account of row 1 is free, a settlement on it goes
@@ -299,7 +297,7 @@ def test_a_settlement_is_not_held_by_the_rest_of_the_file(
 
 
 def test_a_worker_killed_mid_import_resumes_and_posts_each_row_once(
-    cast, small_chunks, monkeypatch
+    demo_transactional, small_chunks, monkeypatch
 ):
     data = csv_of(
         [(n, "20.00", "2026-10") for n in ("王建国", "李秀英", "张伟", "马志强", "古丽娜")]
@@ -326,7 +324,9 @@ def test_a_worker_killed_mid_import_resumes_and_posts_each_row_once(
     assert_ledger_sound()
 
 
-def test_two_workers_posting_one_batch_at_once_post_each_row_once(cast, small_chunks, monkeypatch):
+def test_two_workers_posting_one_batch_at_once_post_each_row_once(
+    demo_transactional, small_chunks, monkeypatch
+):
     """Rows taken with SKIP LOCKED: the two share the chunks; the one that posts the last row
     marks the batch done, once. Two months per person for some, so one account is in two
     chunks."""
@@ -351,7 +351,9 @@ def test_two_workers_posting_one_batch_at_once_post_each_row_once(cast, small_ch
     assert_ledger_sound()
 
 
-def test_a_broker_down_at_upload_leaves_the_batch_staged_for_the_resume_job(cast, settings, caplog):
+def test_a_broker_down_at_upload_leaves_the_batch_staged_for_the_resume_job(
+    demo_transactional, settings, caplog
+):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:6399/0"  # nothing listens there
     settings.CELERY_TASK_ALWAYS_EAGER = False
     celery_app._after_fork()  # drop pooled connections to the real broker

@@ -22,8 +22,8 @@ from accounts.models import AuditEntry, InsuredPerson
 from family import services as family_services
 from family.models import Authorization, Relationship
 from payments.models import Institution, LedgerAccount, SettlementLine
+from tests.demo import load_demo, people
 from tests.payments.builders import settle
-from tests.payments.conftest import load_demo, people
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,9 +14,9 @@ from family import services as family_services
 from payments import services
 from payments.models import LedgerAccount, LedgerLeg, LedgerTransaction, SettlementLine
 from payments.services import ledger
+from tests.clock import NOW
 from tests.factories import InsuredPersonFactory, make_id_number
 from tests.payments.builders import balance, legs_total, settle
-from tests.payments.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 

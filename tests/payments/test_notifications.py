@@ -16,9 +16,9 @@ from accounts import notices
 from accounts.models import InsuredPerson, Notification, User
 from payments import services
 from payments.models import PremiumPayment, SettlementLine
+from tests.clock import NOW
 from tests.family.builders import answer, bind, fresh, live, req
 from tests.payments.builders import lines, settle
-from tests.payments.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 

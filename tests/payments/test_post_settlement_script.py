@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from payments.models import Settlement
-from tests.payments.conftest import load_demo
+from tests.demo import load_demo
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "post_settlement.py"
 

@@ -36,10 +36,11 @@ from payments.models import LedgerAccount, LedgerLeg, LedgerTransaction, Premium
 from payments.selectors import premium as checks
 from payments.services import premium as premium_service
 from payments.views import premium as views
+from tests.clock import NOW, SHANGHAI
+from tests.demo import load_demo, people
 from tests.factories import InsuredPersonFactory, make_id_number
 from tests.family.builders import answer, bind, fresh, live, policy_set, req
 from tests.payments.builders import balance, legs_total, settle
-from tests.payments.conftest import NOW, SHANGHAI, load_demo, people
 from tests.threads import run_together
 
 D = Decimal

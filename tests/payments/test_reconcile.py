@@ -29,9 +29,10 @@ from payments.models import (
     ReconciliationRun,
 )
 from payments.services import reconcile
+from tests.clock import NOW
+from tests.demo import load_demo
 from tests.factories import InsuredPersonFactory
 from tests.payments.builders import balance, legs_total, refund, settle
-from tests.payments.conftest import NOW, load_demo
 from tests.threads import run_together
 
 D = Decimal

@@ -17,9 +17,9 @@ from payments.models import (
     Settlement,
     SettlementLine,
 )
+from tests.clock import NOW
 from tests.family.builders import answer, bind, fresh, live, policy_set, req
 from tests.payments.builders import balance, legs_total, lines, refund, settle
-from tests.payments.conftest import NOW
 
 pytestmark = pytest.mark.django_db
 

@@ -25,8 +25,8 @@ from family.forms.member import DATES_REVERSED
 from payments import selectors
 from payments.models import Institution, LedgerAccount, LedgerLeg
 from payments.views.statements import CSV_HEADER, ENTRIES_PER_PAGE, FILTER_INVALID
+from tests.clock import SHANGHAI
 
-from .conftest import SHANGHAI
 from .statement_builders import credit, premium, refund, settle
 
 STATEMENT = reverse("payments:statement")

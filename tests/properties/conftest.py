@@ -10,21 +10,19 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import InsuredPerson, Notification, RegionPolicy, User
+from accounts.models import Notification, RegionPolicy
 from family import services as family_services
 from family.models import Authorization, Relation
 from payments import services as payment_services
 from payments.models import Institution
+from tests.demo import load_demo
 from tests.family.builders import bind, req
-from tests.payments.conftest import load_demo
 from tests.staff.counter_helpers import SISTER, signed
 
 
 def _build() -> SimpleNamespace:
-    load_demo()
-    people = {p.name: p for p in InsuredPerson.objects.select_related("region", "user")}
-    staff = {u.username: u for u in User.objects.filter(is_staff=True)}
-    story = SimpleNamespace(people=people, staff=staff)
+    demo = load_demo()
+    people, staff = demo.people, demo.staff
     p = people
     # 王建国 asks his wife online: her consent waits (R8).
     bind(p["王建国"], req(p["李秀英"], Relation.SPOUSE), at=None)
@@ -33,7 +31,7 @@ def _build() -> SimpleNamespace:
     # (his daughter stays free for the bind wizard's draft). 张伟's binding is only opened.
     RegionPolicy.objects.filter(code="320100").update(review_member_threshold=0)
     review = family_services.counter_binding_submit(
-        binding=signed(story, "王建国", [SISTER]), actor=staff["js_clerk"]
+        binding=signed(demo, "王建国", [SISTER]), actor=staff["js_clerk"]
     )
     draft = family_services.counter_binding_start(holder=p["张伟"], actor=staff["js_clerk"])
     premium, _ = payment_services.premium_pay(

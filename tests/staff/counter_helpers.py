@@ -111,26 +111,26 @@ def add_members(binding, people, rows, actor):
         )
 
 
-def printed(story, holder_name: str, rows, *, clerk: str = "js_clerk") -> CounterBinding:
+def printed(demo, holder_name: str, rows, *, clerk: str = "js_clerk") -> CounterBinding:
     """A binding with members, a complete checklist and the letter printed."""
-    actor = story.staff[clerk]
-    binding = services.counter_binding_start(holder=story.people[holder_name], actor=actor)
-    add_members(binding, story.people, rows, actor)
+    actor = demo.staff[clerk]
+    binding = services.counter_binding_start(holder=demo[holder_name], actor=actor)
+    add_members(binding, demo.people, rows, actor)
     services.counter_binding_documents_set(
         binding=binding, documents=documents_for(binding), actor=actor
     )
     return services.counter_binding_letter_print(binding=binding, actor=actor)
 
 
-def signed(story, holder_name: str, rows, *, clerk: str = "js_clerk") -> CounterBinding:
+def signed(demo, holder_name: str, rows, *, clerk: str = "js_clerk") -> CounterBinding:
     """`printed`, plus the scan of the signed letter."""
-    binding = printed(story, holder_name, rows, clerk=clerk)
+    binding = printed(demo, holder_name, rows, clerk=clerk)
     return services.counter_binding_scan_attach(
-        binding=binding, upload=upload(pdf_bytes()), actor=story.staff[clerk]
+        binding=binding, upload=upload(pdf_bytes()), actor=demo.staff[clerk]
     )
 
 
-def register_grandmother(story) -> InsuredPerson:
+def register_grandmother(demo) -> InsuredPerson:
     """王建国's grandmother (a resident of 320100), for the grandparent review rule."""
     person = account_services.insured_person_register(
         name="王秀兰",
@@ -141,7 +141,7 @@ def register_grandmother(story) -> InsuredPerson:
         actor=None,
         channel=AuditEntry.Channel.SYSTEM,
     )
-    story.people[person.name] = person
+    demo.people[person.name] = person
     return person
 
 

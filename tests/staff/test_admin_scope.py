@@ -103,13 +103,13 @@ def _shown(client, model, q=None, **params) -> set[int]:
 
 
 @pytest.fixture
-def rows(story):
+def rows(demo):
     """One row of each scoped kind in Jiangsu and in 659004 that the story lacks: settlements
     and refunds, premiums on behalf, credit files (one per region, one spanning both),
     out-of-region filings, guardianships, notifications and a reconciliation with a mismatch in
     each region."""
-    admin = story.staff["admin"]
-    p = story.people
+    admin = demo.staff["admin"]
+    p = demo.people
     institutions = {i.code: i for i in Institution.objects.all()}
     js = settle(institutions["JS-HOSP-001"], p["王建国"], "88.00")
     xj = settle(institutions["XJ-HOSP-001"], p["马志强"], "66.00")
@@ -148,8 +148,8 @@ def rows(story):
             actor=admin,
             channel=ADMIN,
         )
-    counter_binding_start(holder=p["王建国"], actor=story.staff["js_clerk"])
-    counter_binding_start(holder=p["马志强"], actor=story.staff["xj_clerk"])
+    counter_binding_start(holder=p["王建国"], actor=demo.staff["js_clerk"])
+    counter_binding_start(holder=p["马志强"], actor=demo.staff["xj_clerk"])
     notifications_send(
         notices=[
             Notice(recipient_id=p[name].pk, kind="started", key=f"scope-test:{name}", params={})
@@ -198,8 +198,8 @@ def _form_data(response) -> dict:
     return data
 
 
-def _login(client, story, username):
-    client.force_login(story.staff[username])
+def _login(client, demo, username):
+    client.force_login(demo.staff[username])
     return client
 
 
@@ -212,9 +212,9 @@ def _login(client, story, username):
     ("username", "own", "other"), [("js_clerk", JIANGSU, XINJIANG), ("xj_clerk", XINJIANG, JIANGSU)]
 )
 def test_staff_see_only_their_regions_rows_in_every_changelist(
-    client, story, rows, model, username, own, other
+    client, demo, rows, model, username, own, other
 ):
-    _login(client, story, username)
+    _login(client, demo, username)
     mine, theirs = _pks_in(model, own), _pks_in(model, other)
     assert mine and theirs  # the fixture has rows on both sides
     assert _shown(client, model) == mine
@@ -222,16 +222,16 @@ def test_staff_see_only_their_regions_rows_in_every_changelist(
 
 
 @pytest.mark.parametrize("model", SCOPED, ids=lambda m: m._meta.model_name)
-def test_superuser_sees_every_region(client, story, rows, model):
-    _login(client, story, "admin")
+def test_superuser_sees_every_region(client, demo, rows, model):
+    _login(client, demo, "admin")
     assert _shown(client, model) == set(model.objects.values_list("pk", flat=True))
 
 
 @pytest.mark.parametrize("model", SCOPED, ids=lambda m: m._meta.model_name)
-def test_another_regions_row_has_no_page(client, story, rows, model):
+def test_another_regions_row_has_no_page(client, demo, rows, model):
     """Change and history pages of a 659004 row: Django admin's "does not exist" redirect to
     the index, with a message; the row's page is never rendered."""
-    _login(client, story, "js_clerk")
+    _login(client, demo, "js_clerk")
     obj = model.objects.get(pk=min(_pks_in(model, XINJIANG) - _pks_in(model, JIANGSU)))
     for view in ("change", "history"):
         response = client.get(_url(obj, view))
@@ -241,7 +241,7 @@ def test_another_regions_row_has_no_page(client, story, rows, model):
     assert "不存在" in followed.content.decode()
 
 
-def test_delete_of_another_regions_row_shows_nothing(client, story, rows):
+def test_delete_of_another_regions_row_shows_nothing(client, demo, rows):
     # A 管理员 of Jiangsu (not a superuser) may delete premiums of her regions; one of 659004 is
     # "not found". (Without the delete permission the admin answers 403 before looking.)
     manager = User.objects.create_user(username="js_manager", is_staff=True)
@@ -253,21 +253,21 @@ def test_delete_of_another_regions_row_shows_nothing(client, story, rows):
     assert (response.status_code, response.url) == (302, reverse("admin:index"))
 
 
-def test_credit_file_spanning_regions_shows_to_superusers_only(client, story, rows):
+def test_credit_file_spanning_regions_shows_to_superusers_only(client, demo, rows):
     files = rows["files"]
-    _login(client, story, "js_clerk")
+    _login(client, demo, "js_clerk")
     assert _shown(client, CreditImport) == {files["js"].pk}
-    _login(client, story, "xj_clerk")
+    _login(client, demo, "xj_clerk")
     assert _shown(client, CreditImport) == {files["xj"].pk}
-    _login(client, story, "admin")
+    _login(client, demo, "admin")
     assert _shown(client, CreditImport) == {f.pk for f in files.values()}
 
 
-def test_transaction_page_lists_only_the_legs_of_the_users_regions(client, story, rows):
+def test_transaction_page_lists_only_the_legs_of_the_users_regions(client, demo, rows):
     # The legs inline needs view_ledgerleg, which no demo group has; given here to see it.
     from django.contrib.auth.models import Permission
 
-    clerk = story.staff["js_clerk"]
+    clerk = demo.staff["js_clerk"]
     clerk.user_permissions.add(Permission.objects.get(codename="view_ledgerleg"))
     clerk = User.objects.get(pk=clerk.pk)  # no cached permissions
     client.force_login(clerk)
@@ -277,16 +277,16 @@ def test_transaction_page_lists_only_the_legs_of_the_users_regions(client, story
     assert "659004" not in html
 
 
-def test_reconciliation_run_lists_only_the_users_accounts(client, story, rows):
-    _login(client, story, "js_clerk")
+def test_reconciliation_run_lists_only_the_users_accounts(client, demo, rows):
+    _login(client, demo, "js_clerk")
     html = client.get(_url(rows["run"], "change")).content.decode()
     assert "王建国" in html
     assert "马志强" not in html
     assert "查看本次全部1条不符记录" in html
 
 
-def test_related_filters_offer_only_the_users_regions(client, story, rows):
-    _login(client, story, "js_clerk")
+def test_related_filters_offer_only_the_users_regions(client, demo, rows):
+    _login(client, demo, "js_clerk")
     html = client.get(_changelist(InsuredPerson)).content.decode()
     assert "南京市" in html
     assert "五家渠市" not in html
@@ -300,9 +300,9 @@ def test_related_filters_offer_only_the_users_regions(client, story, rows):
     ids=lambda v: getattr(getattr(v, "_meta", None), "model_name", str(v)),
 )
 def test_scoped_changelists_run_bounded_queries(
-    client, story, rows, model, limit, django_assert_max_num_queries
+    client, demo, rows, model, limit, django_assert_max_num_queries
 ):
-    _login(client, story, "js_clerk")
+    _login(client, demo, "js_clerk")
     with django_assert_max_num_queries(limit):
         assert client.get(_changelist(model)).status_code == 200
 
@@ -311,8 +311,8 @@ def test_scoped_changelists_run_bounded_queries(
 # choices on forms
 
 
-def test_form_choices_offer_only_the_users_persons_and_regions(client, story, rows):
-    _login(client, story, "js_super")
+def test_form_choices_offer_only_the_users_persons_and_regions(client, demo, rows):
+    _login(client, demo, "js_super")
     form = client.get(reverse("admin:family_guardianship_add")).context["adminform"].form
     wards = set(form.fields["ward"].queryset.values_list("region__code", flat=True))
     assert wards <= set(JIANGSU) and wards
@@ -322,20 +322,20 @@ def test_form_choices_offer_only_the_users_persons_and_regions(client, story, ro
     assert set(form.fields["region"].queryset.values_list("code", flat=True)) == set(JIANGSU)
 
 
-def test_filing_form_picks_own_persons_but_any_care_region(client, story, rows):
-    _login(client, story, "js_clerk")
+def test_filing_form_picks_own_persons_but_any_care_region(client, demo, rows):
+    _login(client, demo, "js_clerk")
     form = client.get(reverse("admin:payments_outofregionfiling_add")).context["adminform"].form
     assert not form.fields["person"].queryset.filter(region__code="659004").exists()
     assert form.fields["care_region"].queryset.filter(code="659004").exists()  # R19
 
 
-def test_posting_another_regions_person_is_refused(client, story, rows):
-    _login(client, story, "js_super")
+def test_posting_another_regions_person_is_refused(client, demo, rows):
+    _login(client, demo, "js_super")
     response = client.post(
         reverse("admin:family_guardianship_add"),
         {
-            "guardian": story.people["古丽娜"].pk,
-            "ward": story.people["马俊"].pk,
+            "guardian": demo["古丽娜"].pk,
+            "ward": demo["马俊"].pk,
             "basis": "parent",
             "document": "出生医学证明",
             "valid_from": "2026-01-01",
@@ -343,11 +343,11 @@ def test_posting_another_regions_person_is_refused(client, story, rows):
     )
     assert response.status_code == 200
     assert response.context["adminform"].form.errors.keys() >= {"guardian", "ward"}
-    assert not Guardianship.objects.filter(ward=story.people["马俊"]).exists()
+    assert not Guardianship.objects.filter(ward=demo["马俊"]).exists()
 
 
-def test_person_autocomplete_finds_nobody_of_another_region(client, story, rows):
-    _login(client, story, "js_super")
+def test_person_autocomplete_finds_nobody_of_another_region(client, demo, rows):
+    _login(client, demo, "js_super")
     response = autocomplete(
         client, "马", app_label="family", model_name="guardianship", field_name="ward"
     )
@@ -359,10 +359,10 @@ def test_person_autocomplete_finds_nobody_of_another_region(client, story, rows)
 # credit uploads
 
 
-def test_credit_upload_for_a_person_of_another_region_is_refused(client, story, rows):
+def test_credit_upload_for_a_person_of_another_region_is_refused(client, demo, rows):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    _login(client, story, "js_super")
+    _login(client, demo, "js_super")
     before = LedgerTransaction.objects.count()
     data = (
         "id_number,name,amount,month\n"
@@ -384,8 +384,8 @@ def test_credit_upload_for_a_person_of_another_region_is_refused(client, story, 
 # reference data (point 5)
 
 
-def test_policy_page_shows_the_counter_fields(client, story):
-    _login(client, story, "js_super")
+def test_policy_page_shows_the_counter_fields(client, demo):
+    _login(client, demo, "js_super")
     policy = RegionPolicy.objects.get(code="320100")
     response = client.get(_url(policy, "change"))
     html = response.content.decode()
@@ -394,8 +394,8 @@ def test_policy_page_shows_the_counter_fields(client, story):
     assert "review_member_threshold" in html and "review_grandparent_relations" in html
 
 
-def test_counter_proofs_edited_as_checkboxes_are_saved_and_audited(client, story):
-    _login(client, story, "js_super")
+def test_counter_proofs_edited_as_checkboxes_are_saved_and_audited(client, demo):
+    _login(client, demo, "js_super")
     policy = RegionPolicy.objects.get(code="320200")
     data = _form_data(client.get(_url(policy, "change")))
     data.update({"counter_relation_proofs": ["household_register"], "review_member_threshold": "6"})
@@ -410,8 +410,8 @@ def test_counter_proofs_edited_as_checkboxes_are_saved_and_audited(client, story
     assert entry.after["counter_relation_proofs"] == ["household_register"]
 
 
-def test_a_clerk_cannot_open_another_regions_policy(client, story):
-    _login(client, story, "js_clerk")
+def test_a_clerk_cannot_open_another_regions_policy(client, demo):
+    _login(client, demo, "js_clerk")
     shown = _shown(client, RegionPolicy)
     assert set(RegionPolicy.objects.filter(pk__in=shown).values_list("code", flat=True)) == set(
         JIANGSU
@@ -422,20 +422,20 @@ def test_a_clerk_cannot_open_another_regions_policy(client, story):
 # beat schedules (R20)
 
 
-def test_schedule_change_is_audited(client, story):
-    _login(client, story, "admin")
+def test_schedule_change_is_audited(client, demo):
+    _login(client, demo, "admin")
     crontab = CrontabSchedule.objects.first()
     data = _form_data(client.get(_url(crontab, "change")))
     data["minute"] = "7"
     response = client.post(_url(crontab, "change"), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     entry = AuditEntry.objects.get(action="crontabschedule.change")
-    assert (entry.actor, entry.channel) == (story.staff["admin"], ADMIN)
+    assert (entry.actor, entry.channel) == (demo.staff["admin"], ADMIN)
     assert entry.after["minute"] == "7" and entry.before["minute"] != "7"
 
 
-def test_disabling_tasks_is_audited_task_by_task(client, story):
-    _login(client, story, "admin")
+def test_disabling_tasks_is_audited_task_by_task(client, demo):
+    _login(client, demo, "admin")
     tasks = list(PeriodicTask.objects.filter(enabled=True).order_by("pk")[:2])
     response = client.post(
         _changelist(PeriodicTask),
@@ -448,8 +448,8 @@ def test_disabling_tasks_is_audited_task_by_task(client, story):
     assert not PeriodicTask.objects.filter(pk__in=[t.pk for t in tasks], enabled=True).exists()
 
 
-def test_clerks_cannot_change_schedules(client, story):
-    _login(client, story, "js_clerk")
+def test_clerks_cannot_change_schedules(client, demo):
+    _login(client, demo, "js_clerk")
     crontab = CrontabSchedule.objects.first()
     assert client.get(_url(crontab, "change")).status_code == 403
 
@@ -458,16 +458,16 @@ def test_clerks_cannot_change_schedules(client, story):
 # logins (point 1)
 
 
-def test_only_superusers_manage_logins(client, story):
-    _login(client, story, "js_super")
+def test_only_superusers_manage_logins(client, demo):
+    _login(client, demo, "js_super")
     assert client.get(_changelist(User)).status_code == 403
-    _login(client, story, "admin")
+    _login(client, demo, "admin")
     assert client.get(_changelist(User)).status_code == 200
 
 
-def test_staff_login_without_a_region_is_refused(client, story):
-    _login(client, story, "admin")
-    clerk = story.staff["xj_clerk"]
+def test_staff_login_without_a_region_is_refused(client, demo):
+    _login(client, demo, "admin")
+    clerk = demo.staff["xj_clerk"]
     data = _form_data(client.get(_url(clerk, "change")))
     data["regions"] = []
     response = client.post(_url(clerk, "change"), data)

@@ -94,21 +94,21 @@ def supervisor(username: str, *regions) -> User:
 # --- access -----------------------------------------------------------------------------------
 
 
-def test_anonymous_visitors_are_sent_to_the_staff_login(client, story):
+def test_anonymous_visitors_are_sent_to_the_staff_login(client, demo):
     for url in (AUDIT, EXPORT):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
 
 
-def test_a_citizen_gets_403_on_the_browser_and_the_export(client, story):
-    client.force_login(story.people["王建国"].user)
+def test_a_citizen_gets_403_on_the_browser_and_the_export(client, demo):
+    client.force_login(demo["王建国"].user)
     assert client.get(AUDIT).status_code == 403
     assert client.get(EXPORT).status_code == 403
 
 
-def test_a_clerk_browses_but_may_not_export(client, story):
-    response = page(client, story.staff["js_clerk"])
+def test_a_clerk_browses_but_may_not_export(client, demo):
+    response = page(client, demo.staff["js_clerk"])
     assert response.context["can_export"] is False
     assert reverse("staff:audit-export") not in response.content.decode()
     assert client.get(EXPORT).status_code == 403
@@ -118,9 +118,9 @@ def test_a_clerk_browses_but_may_not_export(client, story):
 # --- region scope (acceptance: region A sees nothing of region B) -------------------------------
 
 
-def test_js_clerk_never_sees_a_659004_persons_entries(client, story):
-    ma = story.people["马志强"]
-    response = page(client, story.staff["js_clerk"])
+def test_js_clerk_never_sees_a_659004_persons_entries(client, demo):
+    ma = demo["马志强"]
+    response = page(client, demo.staff["js_clerk"])
     assert page_people(response) and all(
         row.person.region.code.startswith("32") for row in response.context["rows"]
     )
@@ -128,38 +128,38 @@ def test_js_clerk_never_sees_a_659004_persons_entries(client, story):
 
     # Not even asking for him by his identity number or his name.
     for query in (ma.id_number, "马志强"):
-        response = page(client, story.staff["js_clerk"], person=query)
+        response = page(client, demo.staff["js_clerk"], person=query)
         assert response.context["rows"] == []
         content = response.content.decode()
         assert ma.masked_id_number not in content
         assert content.count("马志强") == (query == "马志强")  # only what was typed, echoed
 
 
-def test_xj_clerk_sees_only_659004_entries(client, story):
-    wang = story.people["王建国"]
-    response = page(client, story.staff["xj_clerk"])
+def test_xj_clerk_sees_only_659004_entries(client, demo):
+    wang = demo["王建国"]
+    response = page(client, demo.staff["xj_clerk"])
     assert page_people(response) <= {"马志强", "古丽娜", "马小燕", "马俊"}
     assert "马志强" in page_people(response)
-    response = page(client, story.staff["xj_clerk"], person=wang.id_number)
+    response = page(client, demo.staff["xj_clerk"], person=wang.id_number)
     assert response.context["rows"] == []
     assert "王建国" not in response.content.decode()
     assert wang.masked_id_number not in response.content.decode()
 
 
-def test_entries_without_a_person_are_for_superusers_only(client, story):
+def test_entries_without_a_person_are_for_superusers_only(client, demo):
     audit_record(
-        actor=story.staff["admin"],
+        actor=demo.staff["admin"],
         channel=AuditEntry.Channel.ADMIN,
         action="test.global",
-        obj=story.staff["admin"],
+        obj=demo.staff["admin"],
     )
-    assert "test.global" not in page_actions(page(client, story.staff["js_super"]))
-    assert "test.global" in page_actions(page(client, story.staff["admin"]))
+    assert "test.global" not in page_actions(page(client, demo.staff["js_super"]))
+    assert "test.global" in page_actions(page(client, demo.staff["admin"]))
 
 
-def test_action_choices_are_the_actions_in_the_users_own_entries(client, story):
-    note(story.people["马志强"], action="test.xinjiang_only")
-    response = page(client, story.staff["js_clerk"], action="test.xinjiang_only")
+def test_action_choices_are_the_actions_in_the_users_own_entries(client, demo):
+    note(demo["马志强"], action="test.xinjiang_only")
+    response = page(client, demo.staff["js_clerk"], action="test.xinjiang_only")
     assert "action" in response.context["form"].errors
     assert response.context["rows"] is None
     choices = dict(response.context["form"].fields["action"].choices)
@@ -170,40 +170,40 @@ def test_action_choices_are_the_actions_in_the_users_own_entries(client, story):
 # --- filters ----------------------------------------------------------------------------------
 
 
-def test_filter_by_identity_number_finds_that_persons_entries_only(client, story):
-    wang = story.people["王建国"]
-    response = page(client, story.staff["js_clerk"], person=wang.id_number.lower())  # 123x
+def test_filter_by_identity_number_finds_that_persons_entries_only(client, demo):
+    wang = demo["王建国"]
+    response = page(client, demo.staff["js_clerk"], person=wang.id_number.lower())  # 123x
     assert response.context["rows"]
     assert {row.person.pk for row in response.context["rows"]} == {wang.pk}
 
 
-def test_filter_by_name_beginning(client, story):
-    response = page(client, story.staff["js_clerk"], person="王德")
+def test_filter_by_name_beginning(client, demo):
+    response = page(client, demo.staff["js_clerk"], person="王德")
     assert page_people(response) == {"王德胜"}
 
 
-def test_filter_by_staff_username(client, story):
-    wang = story.people["王建国"]
-    note(wang, actor=story.staff["js_clerk"], action="test.by_clerk")
-    note(wang, actor=story.staff["js_super"], action="test.by_super")
-    response = page(client, story.staff["js_super"], username="js_clerk")
+def test_filter_by_staff_username(client, demo):
+    wang = demo["王建国"]
+    note(wang, actor=demo.staff["js_clerk"], action="test.by_clerk")
+    note(wang, actor=demo.staff["js_super"], action="test.by_super")
+    response = page(client, demo.staff["js_super"], username="js_clerk")
     assert page_actions(response) == ["test.by_clerk"]
     assert response.context["rows"][0].actor == "js_clerk"
 
 
-def test_filter_by_action_and_by_channel(client, story):
-    wang = story.people["王建国"]
+def test_filter_by_action_and_by_channel(client, demo):
+    wang = demo["王建国"]
     note(wang, action="test.counter", channel=COUNTER)
     note(wang, action="test.system", channel=AuditEntry.Channel.SYSTEM)
-    response = page(client, story.staff["js_clerk"], action="test.system")
+    response = page(client, demo.staff["js_clerk"], action="test.system")
     assert page_actions(response) == ["test.system"]
-    response = page(client, story.staff["js_clerk"], channel="counter")
+    response = page(client, demo.staff["js_clerk"], channel="counter")
     assert page_actions(response) == ["test.counter"]
     assert response.context["rows"][0].actor == "系统"
 
 
-def test_filter_by_local_dates_inclusive(client, story):
-    wang = story.people["王建国"]
+def test_filter_by_local_dates_inclusive(client, demo):
+    wang = demo["王建国"]
     moments = {
         "test.oct31_late": dt.datetime(2026, 10, 31, 23, 59, tzinfo=SHANGHAI),
         "test.nov1_early": dt.datetime(2026, 11, 1, 0, 5, tzinfo=SHANGHAI),  # Oct 31 in UTC
@@ -213,16 +213,16 @@ def test_filter_by_local_dates_inclusive(client, story):
     for action, moment in moments.items():
         with time_machine.travel(moment, tick=False):
             note(wang, action=action)
-    response = page(client, story.staff["js_clerk"], date_from="2026-11-01", date_to="2026-11-02")
+    response = page(client, demo.staff["js_clerk"], date_from="2026-11-01", date_to="2026-11-02")
     assert page_actions(response) == ["test.nov2_late", "test.nov1_early"]
-    response = page(client, story.staff["js_clerk"], date_from="2026-11-03", action="")
+    response = page(client, demo.staff["js_clerk"], date_from="2026-11-03", action="")
     assert "test.nov3_early" in page_actions(response)
     assert "test.nov2_late" not in page_actions(response)
 
 
-def test_a_malformed_identity_number_is_a_message_not_an_error(client, story):
-    bad = story.people["王建国"].id_number[:17] + "1"  # wrong check digit
-    response = page(client, story.staff["js_clerk"], person=bad)
+def test_a_malformed_identity_number_is_a_message_not_an_error(client, demo):
+    bad = demo["王建国"].id_number[:17] + "1"  # wrong check digit
+    response = page(client, demo.staff["js_clerk"], person=bad)
     form = response.context["form"]
     assert form.errors["person"] == [str(idnumber.ID_CHECK_DIGIT)]
     assert response.context["rows"] is None
@@ -231,19 +231,19 @@ def test_a_malformed_identity_number_is_a_message_not_an_error(client, story):
     assert str(idnumber.ID_CHECK_DIGIT) in content
 
 
-def test_dates_in_the_wrong_order_are_a_message(client, story):
-    response = page(client, story.staff["js_clerk"], date_from="2026-11-02", date_to="2026-11-01")
+def test_dates_in_the_wrong_order_are_a_message(client, demo):
+    response = page(client, demo.staff["js_clerk"], date_from="2026-11-02", date_to="2026-11-01")
     assert response.context["form"].errors["date_to"] == [str(AUDIT_DATES_REVERSED)]
     assert str(AUDIT_DATES_REVERSED) in response.content.decode()
-    response = page(client, story.staff["js_clerk"], date_from="2026-13-45")
+    response = page(client, demo.staff["js_clerk"], date_from="2026-13-45")
     assert "date_from" in response.context["form"].errors
 
 
 # --- what the page shows -----------------------------------------------------------------------
 
 
-def test_rows_show_masked_numbers_and_a_diff_of_changed_keys(client, story):
-    wang = story.people["王建国"]
+def test_rows_show_masked_numbers_and_a_diff_of_changed_keys(client, demo):
+    wang = demo["王建国"]
     note(
         wang,
         action="test.diff",
@@ -251,7 +251,7 @@ def test_rows_show_masked_numbers_and_a_diff_of_changed_keys(client, story):
         after={"status": "suspended", "phone": "13800000001", "same": 1,
                "memo": f"证件 {wang.id_number} 已核验"},
     )  # fmt: skip
-    response = page(client, story.staff["js_clerk"], action="test.diff")
+    response = page(client, demo.staff["js_clerk"], action="test.diff")
     (row,) = response.context["rows"]
     assert [(c.key, c.before, c.after) for c in row.diff.changes] == [
         ("status", "normal", "suspended"),
@@ -263,24 +263,24 @@ def test_rows_show_masked_numbers_and_a_diff_of_changed_keys(client, story):
     assert "王建国" in content
 
 
-def test_no_page_shows_a_whole_identity_number(client, story):
-    content = page(client, story.staff["admin"]).content.decode()
-    for person in story.people.values():
+def test_no_page_shows_a_whole_identity_number(client, demo):
+    content = page(client, demo.staff["admin"]).content.decode()
+    for person in demo.people.values():
         assert person.id_number not in content
 
 
 # --- CSV export --------------------------------------------------------------------------------
 
 
-def test_the_export_is_a_utf8_csv_with_bom_and_masked_numbers(client, story):
-    response, body = export(client, story.staff["js_super"])
+def test_the_export_is_a_utf8_csv_with_bom_and_masked_numbers(client, demo):
+    response, body = export(client, demo.staff["js_super"])
     assert response["Content-Type"].startswith("text/csv")
     today = dt.datetime.now(SHANGHAI).strftime("%Y%m%d")
     assert response["Content-Disposition"] == f'attachment; filename="audit-{today}.csv"'
     assert body.startswith("\ufeff时间,操作人,渠道,操作,操作代码,对象,参保人,变更内容")
     rows = csv_rows(body)
     assert len(rows) > 5
-    for person in story.people.values():
+    for person in demo.people.values():
         assert person.id_number not in body
         assert person.phone not in body  # phones in the registration diffs are masked too
     assert any("3201**********123X" in r[6] for r in rows[1:])
@@ -289,28 +289,28 @@ def test_the_export_is_a_utf8_csv_with_bom_and_masked_numbers(client, story):
     assert ["登记参保人", "person.register"] in [r[3:5] for r in rows[1:]]
 
 
-def test_the_export_keeps_to_the_region_and_the_filters(client, story):
-    ma = story.people["马志强"]
-    _response, body = export(client, story.staff["js_super"])
+def test_the_export_keeps_to_the_region_and_the_filters(client, demo):
+    ma = demo["马志强"]
+    _response, body = export(client, demo.staff["js_super"])
     assert "马志强" not in body and "古丽娜" not in body
-    _response, body = export(client, story.staff["js_super"], person=ma.id_number)
+    _response, body = export(client, demo.staff["js_super"], person=ma.id_number)
     header = ["时间", "操作人", "渠道", "操作", "操作代码", "对象", "参保人", "变更内容"]
     assert csv_rows(body) == [header]
 
-    wang = story.people["王建国"]
-    _response, body = export(client, story.staff["js_super"], person=wang.id_number)
+    wang = demo["王建国"]
+    _response, body = export(client, demo.staff["js_super"], person=wang.id_number)
     people = {r[6] for r in csv_rows(body)[1:]}
     assert people == {f"王建国（{wang.masked_id_number}）"}
 
 
-def test_the_export_is_audited_with_its_filters_and_row_count(client, story):
-    wang = story.people["王建国"]
+def test_the_export_is_audited_with_its_filters_and_row_count(client, demo):
+    wang = demo["王建国"]
     _response, body = export(
-        client, story.staff["js_super"], person=wang.id_number, channel="online"
+        client, demo.staff["js_super"], person=wang.id_number, channel="online"
     )
     rows = len(csv_rows(body)) - 1
     entry = AuditEntry.objects.get(action="audit.export")
-    assert entry.actor == story.staff["js_super"]
+    assert entry.actor == demo.staff["js_super"]
     assert entry.channel == AuditEntry.Channel.ADMIN
     assert entry.person is None
     assert entry.after == {
@@ -320,20 +320,20 @@ def test_the_export_is_audited_with_its_filters_and_row_count(client, story):
     assert rows > 0
 
 
-def test_the_export_guards_against_formula_injection(client, story):
-    evil = supervisor("=cmd|' /C calc'!A0", *story.staff["js_super"].regions.all())
-    at_sign = supervisor("@SUM(1+1)", *story.staff["js_super"].regions.all())
-    note(story.people["王建国"], actor=evil, action="test.evil")
-    note(story.people["王建国"], actor=at_sign, action="test.evil")
-    _response, body = export(client, story.staff["js_super"], action="test.evil")
+def test_the_export_guards_against_formula_injection(client, demo):
+    evil = supervisor("=cmd|' /C calc'!A0", *demo.staff["js_super"].regions.all())
+    at_sign = supervisor("@SUM(1+1)", *demo.staff["js_super"].regions.all())
+    note(demo["王建国"], actor=evil, action="test.evil")
+    note(demo["王建国"], actor=at_sign, action="test.evil")
+    _response, body = export(client, demo.staff["js_super"], action="test.evil")
     actors = sorted(r[1] for r in csv_rows(body)[1:])
     assert actors == ["'=cmd|' /C calc'!A0", "'@SUM(1+1)"]
     for row in csv_rows(body):
         assert not any(cell[:1] in ("=", "+", "-", "@") for cell in row)
 
 
-def test_filters_in_the_url_are_not_exported(client, story):
-    client.force_login(story.staff["js_super"])
+def test_filters_in_the_url_are_not_exported(client, demo):
+    client.force_login(demo.staff["js_super"])
     response = client.get(EXPORT, {"date_from": "2026-11-02", "date_to": "2026-11-01"})
     assert response.status_code == 302
     assert response["Location"] == AUDIT
@@ -345,9 +345,9 @@ def test_filters_in_the_url_are_not_exported(client, story):
     [{"person": "32010219750312123X"}, {"date_to": "9999-12-31"}, {"date_from": "0001-01-01"},
      {"username": "js_clerk"}],
 )  # fmt: skip
-def test_filters_in_the_url_are_refused_and_nothing_is_listed(client, story, params):
+def test_filters_in_the_url_are_refused_and_nothing_is_listed(client, demo, params):
     """Issue 13 point 15: an identity number in a GET would sit in every access log."""
-    client.force_login(story.staff["js_super"])
+    client.force_login(demo.staff["js_super"])
     response = client.get(AUDIT, params)
     assert response.status_code == 200
     assert response.context["rows"] is None
@@ -357,9 +357,9 @@ def test_filters_in_the_url_are_refused_and_nothing_is_listed(client, story, par
 
 
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "2100-01-01", "1899-12-31"])
-def test_a_date_no_page_can_handle_is_a_message_not_a_500(client, story, day):
+def test_a_date_no_page_can_handle_is_a_message_not_a_500(client, demo, day):
     """Issue 13 point 12: date_to=9999-12-31 overflowed when a day was added (500)."""
-    client.force_login(story.staff["js_super"])
+    client.force_login(demo.staff["js_super"])
     for field in ("date_from", "date_to"):
         response = client.post(AUDIT, {field: day})
         assert response.status_code == 200
@@ -368,26 +368,26 @@ def test_a_date_no_page_can_handle_is_a_message_not_a_500(client, story, day):
         ]
 
 
-def test_the_export_leaves_out_its_own_entry_and_later_ones(client, story):
-    _response, body = export(client, story.staff["admin"])
+def test_the_export_leaves_out_its_own_entry_and_later_ones(client, demo):
+    _response, body = export(client, demo.staff["admin"])
     assert "audit.export" not in body
-    _response, body = export(client, story.staff["admin"], action="audit.export")
+    _response, body = export(client, demo.staff["admin"], action="audit.export")
     assert len(csv_rows(body)) == 2  # the header and the first export
 
 
 # --- counter work shows up (a real service, channel counter) ----------------------------------
 
 
-def test_a_counter_action_by_staff_is_found_by_username_and_channel(client, story):
-    desheng = story.people["王德胜"]
+def test_a_counter_action_by_staff_is_found_by_username_and_channel(client, demo):
+    desheng = demo["王德胜"]
     authorization = Authorization.objects.get(member=desheng, status__in=["active"])
     family_services.authorization_revoke(
         authorization=authorization,
-        actor=story.staff["js_clerk"],
+        actor=demo.staff["js_clerk"],
         reason="柜台办理：主账户人申请解除",
         channel=COUNTER,
     )
-    response = page(client, story.staff["js_super"], username="js_clerk", channel="counter")
+    response = page(client, demo.staff["js_super"], username="js_clerk", channel="counter")
     assert "authorization.revoke" in page_actions(response)
     assert page_people(response) <= {"王德胜", "王建国"}
 
@@ -400,16 +400,16 @@ AUDIT_PAGE_QUERIES = 8
 
 
 def test_the_page_runs_the_same_queries_with_little_and_with_much_data(
-    client, story, django_assert_num_queries
+    client, demo, django_assert_num_queries
 ):
-    user = story.staff["js_clerk"]
+    user = demo.staff["js_clerk"]
     client.force_login(user)
     with django_assert_num_queries(AUDIT_PAGE_QUERIES):
         assert client.get(AUDIT).status_code == 200
 
-    people = [story.people[n] for n in ("王建国", "李秀英", "王小明", "张伟")]
+    people = [demo[n] for n in ("王建国", "李秀英", "王小明", "张伟")]
     for i in range(130):
-        note(people[i % 4], actor=story.staff["js_super"], action=f"test.bulk{i % 7}")
+        note(people[i % 4], actor=demo.staff["js_super"], action=f"test.bulk{i % 7}")
     with django_assert_num_queries(AUDIT_PAGE_QUERIES):
         response = client.get(AUDIT, {"page": 2})
     assert response.status_code == 200

@@ -1,6 +1,6 @@
 """Counter actions (issue 6): revoke, end a relationship, the deduction order, an insured-status
 change (R14) and a premium on behalf at the counter, end to end through the views on
-PostgreSQL with the demo story. Each writes audit rows with channel counter, the clerk and the
+PostgreSQL with the demo cast. Each writes audit rows with channel counter, the clerk and the
 reason (R20); bad input is refused with the exact message and changes nothing; another region's
 object is a 404; a role without the permission, and a citizen, get 403."""
 
@@ -61,12 +61,12 @@ def _message(response) -> str:
 
 
 @pytest.fixture
-def administrator(story):
+def administrator(demo):
     """A non-superuser in the 管理员 group with every region: reads, no counter work."""
     user = StaffUserFactory(username="ref_admin")
     user.save()  # the factory sets the password without saving it
     user.groups.set([Group.objects.get(name=ADMINISTRATOR)])
-    user.regions.set(story.staff["js_clerk"].regions.all())
+    user.regions.set(demo.staff["js_clerk"].regions.all())
     return user
 
 
@@ -74,11 +74,11 @@ def administrator(story):
 # revoke (R15)
 
 
-def test_the_clerk_revokes_a_member_with_a_reason_and_the_audit_says_counter(client, story):
-    wang, desheng = story.people["王建国"], story.people["王德胜"]
+def test_the_clerk_revokes_a_member_with_a_reason_and_the_audit_says_counter(client, demo):
+    wang, desheng = demo["王建国"], demo["王德胜"]
     item = _live(wang, desheng)
     url = reverse("staff:authorization-revoke", args=[item.public_id])
-    clerk = story.staff["js_clerk"]
+    clerk = demo.staff["js_clerk"]
     client.force_login(clerk)
     page = _html(client.get(url))
     assert "王德胜" in page and desheng.masked_id_number in page
@@ -96,9 +96,9 @@ def test_the_clerk_revokes_a_member_with_a_reason_and_the_audit_says_counter(cli
     assert wang.relationships_held.get().status == Relationship.Status.ACTIVE
 
 
-def test_a_revoke_without_a_reason_is_refused_and_changes_nothing(client, story):
-    item = _live(story.people["王建国"], story.people["王德胜"])
-    client.force_login(story.staff["js_clerk"])
+def test_a_revoke_without_a_reason_is_refused_and_changes_nothing(client, demo):
+    item = _live(demo["王建国"], demo["王德胜"])
+    client.force_login(demo.staff["js_clerk"])
     mark = _mark()
     response = client.post(reverse("staff:authorization-revoke", args=[item.public_id]), {})
     assert response.status_code == 200
@@ -108,9 +108,9 @@ def test_a_revoke_without_a_reason_is_refused_and_changes_nothing(client, story)
     assert _since(mark) == []
 
 
-def test_revoking_an_ended_authorization_says_so(client, story):
-    item = _live(story.people["王建国"], story.people["王德胜"])
-    clerk = story.staff["js_clerk"]
+def test_revoking_an_ended_authorization_says_so(client, demo):
+    item = _live(demo["王建国"], demo["王德胜"])
+    clerk = demo.staff["js_clerk"]
     services.authorization_revoke(authorization=item, actor=clerk, channel=COUNTER, reason="x")
     client.force_login(clerk)
     url = reverse("staff:authorization-revoke", args=[item.public_id])
@@ -123,12 +123,12 @@ def test_revoking_an_ended_authorization_says_so(client, story):
 
 
 def test_the_clerk_ends_a_relationship_every_member_is_revoked_and_the_note_is_audited(
-    client, story
+    client, demo
 ):
-    wang = story.people["王建国"]
+    wang = demo["王建国"]
     relationship = wang.relationships_held.get()
     url = reverse("staff:relationship-end", args=[relationship.public_id])
-    clerk = story.staff["js_clerk"]
+    clerk = demo.staff["js_clerk"]
     client.force_login(clerk)
     page = _html(client.get(url))
     assert "王小明" in page and "王德胜" in page
@@ -167,9 +167,9 @@ def test_the_clerk_ends_a_relationship_every_member_is_revoked_and_the_note_is_a
         ({"end_reason": "no_members", "note": "说明"}, END_REASON_REQUIRED),
     ],
 )
-def test_ending_without_a_reason_is_refused_and_changes_nothing(client, story, data, message):
-    relationship = story.people["王建国"].relationships_held.get()
-    client.force_login(story.staff["js_clerk"])
+def test_ending_without_a_reason_is_refused_and_changes_nothing(client, demo, data, message):
+    relationship = demo["王建国"].relationships_held.get()
+    client.force_login(demo.staff["js_clerk"])
     mark = _mark()
     response = client.post(reverse("staff:relationship-end", args=[relationship.public_id]), data)
     assert str(message) in _html(response)
@@ -182,10 +182,10 @@ def test_ending_without_a_reason_is_refused_and_changes_nothing(client, story, d
 # deduction order (R10)
 
 
-def test_the_clerk_moves_a_holder_up_in_the_members_order(client, story):
-    xiaoyan, ma, gulina = (story.people[n] for n in ("马小燕", "马志强", "古丽娜"))
+def test_the_clerk_moves_a_holder_up_in_the_members_order(client, demo):
+    xiaoyan, ma, gulina = (demo[n] for n in ("马小燕", "马志强", "古丽娜"))
     url = reverse("staff:member-order", args=[xiaoyan.public_id])
-    clerk = story.staff["xj_clerk"]
+    clerk = demo.staff["xj_clerk"]
     client.force_login(clerk)
     page = _html(client.get(url))
     assert page.index("马志强") < page.index("古丽娜")
@@ -205,10 +205,10 @@ def test_the_clerk_moves_a_holder_up_in_the_members_order(client, story):
     )
 
 
-def test_an_order_move_of_someone_elses_authorization_changes_nothing(client, story):
-    xiaoyan = story.people["马小燕"]
-    other = _live(story.people["王建国"], story.people["王小明"])
-    client.force_login(story.staff["xj_clerk"])
+def test_an_order_move_of_someone_elses_authorization_changes_nothing(client, demo):
+    xiaoyan = demo["马小燕"]
+    other = _live(demo["王建国"], demo["王小明"])
+    client.force_login(demo.staff["xj_clerk"])
     mark = _mark()
     response = client.post(
         reverse("staff:member-order", args=[xiaoyan.public_id]),
@@ -216,19 +216,17 @@ def test_an_order_move_of_someone_elses_authorization_changes_nothing(client, st
     )
     assert str(ORDER_ROW_GONE) in _html(response)
     assert _since(mark) == []
-    assert _live(story.people["马志强"], xiaoyan).deduction_position == 1
+    assert _live(demo["马志强"], xiaoyan).deduction_position == 1
 
 
 # ---------------------------------------------------------------------------------------------
 # insured status (R14)
 
 
-def test_transferring_out_a_holder_ends_his_relationship_at_once_and_tells_both_sides(
-    client, story
-):
-    wang = story.people["王建国"]
+def test_transferring_out_a_holder_ends_his_relationship_at_once_and_tells_both_sides(client, demo):
+    wang = demo["王建国"]
     url = reverse("staff:person-status", args=[wang.public_id])
-    clerk = story.staff["js_clerk"]
+    clerk = demo.staff["js_clerk"]
     client.force_login(clerk)
     page = _html(client.get(url))
     assert "王小明" in page and "王德胜" in page  # what will end, shown before confirming
@@ -258,9 +256,9 @@ def test_transferring_out_a_holder_ends_his_relationship_at_once_and_tells_both_
     assert {"王建国", "王小明", "王德胜"} <= told
 
 
-def test_terminating_a_member_ends_both_holders_authorizations(client, story):
-    xiaoyan = story.people["马小燕"]
-    client.force_login(story.staff["xj_clerk"])
+def test_terminating_a_member_ends_both_holders_authorizations(client, demo):
+    xiaoyan = demo["马小燕"]
+    client.force_login(demo.staff["xj_clerk"])
     client.post(
         reverse("staff:person-status", args=[xiaoyan.public_id]),
         {"status": "terminated", "reason": "死亡，死亡证明编号 X1"},
@@ -268,13 +266,13 @@ def test_terminating_a_member_ends_both_holders_authorizations(client, story):
     assert set(xiaoyan.authorizations_received.values_list("status", flat=True)) == {A.TERMINATED}
     # each holder's relationship had her only: it ends too
     for name in ("马志强", "古丽娜"):
-        assert story.people[name].relationships_held.get().status == Relationship.Status.ENDED
+        assert demo[name].relationships_held.get().status == Relationship.Status.ENDED
 
 
-def test_suspending_ends_nothing_and_restoring_sets_normal(client, story):
-    wang = story.people["王建国"]
+def test_suspending_ends_nothing_and_restoring_sets_normal(client, demo):
+    wang = demo["王建国"]
     url = reverse("staff:person-status", args=[wang.public_id])
-    client.force_login(story.staff["js_clerk"])
+    client.force_login(demo.staff["js_clerk"])
     client.post(url, {"status": "suspended", "reason": "欠费暂停"})
     wang.refresh_from_db()
     assert wang.status == InsuredPerson.Status.SUSPENDED
@@ -293,9 +291,9 @@ def test_suspending_ends_nothing_and_restoring_sets_normal(client, story):
         ({"status": "normal", "reason": "原因"}, family_errors.STATUS_UNCHANGED),
     ],
 )
-def test_a_bad_status_change_is_refused_and_changes_nothing(client, story, data, message):
-    wang = story.people["王建国"]
-    client.force_login(story.staff["js_clerk"])
+def test_a_bad_status_change_is_refused_and_changes_nothing(client, demo, data, message):
+    wang = demo["王建国"]
+    client.force_login(demo.staff["js_clerk"])
     mark = _mark()
     response = client.post(reverse("staff:person-status", args=[wang.public_id]), data)
     assert response.status_code == 200
@@ -322,10 +320,10 @@ def _confirm_data(page: str) -> dict:
     return data
 
 
-def test_a_premium_at_the_counter_is_paid_once_on_a_double_submit(client, story, time_machine):
+def test_a_premium_at_the_counter_is_paid_once_on_a_double_submit(client, demo, time_machine):
     time_machine.move_to(PREMIUM_DAY, tick=False)
-    xiaoyan, ma = story.people["马小燕"], story.people["马志强"]
-    clerk = story.staff["xj_clerk"]
+    xiaoyan, ma = demo["马小燕"], demo["马志强"]
+    clerk = demo.staff["xj_clerk"]
     client.force_login(clerk)
     url, response = _premium_check_page(client, xiaoyan, ma, 2027)
     page = _html(response)
@@ -347,10 +345,10 @@ def test_a_premium_at_the_counter_is_paid_once_on_a_double_submit(client, story,
     assert (entry.channel, entry.actor_id) == (COUNTER, clerk.pk)
 
 
-def test_a_premium_without_the_signed_commitment_is_not_paid(client, story, time_machine):
+def test_a_premium_without_the_signed_commitment_is_not_paid(client, demo, time_machine):
     time_machine.move_to(PREMIUM_DAY, tick=False)
-    xiaoyan, ma = story.people["马小燕"], story.people["马志强"]
-    client.force_login(story.staff["xj_clerk"])
+    xiaoyan, ma = demo["马小燕"], demo["马志强"]
+    client.force_login(demo.staff["xj_clerk"])
     url, response = _premium_check_page(client, xiaoyan, ma, 2027)
     response = client.post(url, _confirm_data(_html(response)))
     assert str(COUNTER_COMMITMENT_UNCHECKED) in _html(response)
@@ -358,23 +356,23 @@ def test_a_premium_without_the_signed_commitment_is_not_paid(client, story, time
     assert balance_of(ma) == 1200
 
 
-def test_a_failed_check_shows_why_and_offers_no_confirm(client, story, time_machine):
+def test_a_failed_check_shows_why_and_offers_no_confirm(client, demo, time_machine):
     time_machine.move_to(PREMIUM_DAY, tick=False)
-    xiaoyan, ma = story.people["马小燕"], story.people["马志强"]
-    client.force_login(story.staff["xj_clerk"])
+    xiaoyan, ma = demo["马小燕"], demo["马志强"]
+    client.force_login(demo.staff["xj_clerk"])
     _url, response = _premium_check_page(client, xiaoyan, ma, 2025)
     page = _html(response)
     assert str(BENEFIT_OVER) % {"year": 2025, "benefit_end": "2025-12-31"} in page
     assert 'name="key"' not in page
 
 
-def test_a_forged_confirm_for_another_holder_pays_nothing(client, story, time_machine):
+def test_a_forged_confirm_for_another_holder_pays_nothing(client, demo, time_machine):
     time_machine.move_to(PREMIUM_DAY, tick=False)
-    xiaoyan, ma = story.people["马小燕"], story.people["马志强"]
-    client.force_login(story.staff["xj_clerk"])
+    xiaoyan, ma = demo["马小燕"], demo["马志强"]
+    client.force_login(demo.staff["xj_clerk"])
     url, response = _premium_check_page(client, xiaoyan, ma, 2027)
     data = {**_confirm_data(_html(response)), "commitment": "on"}
-    data["holder"] = str(story.people["王建国"].public_id)
+    data["holder"] = str(demo["王建国"].public_id)
     client.post(url, data)
     assert not PremiumPayment.objects.exists()
 
@@ -383,11 +381,11 @@ def test_a_forged_confirm_for_another_holder_pays_nothing(client, story, time_ma
 # scope and permissions
 
 
-def _urls(story) -> dict[str, str]:
-    wang, xiaoyan = story.people["王建国"], story.people["马小燕"]
+def _urls(demo) -> dict[str, str]:
+    wang, xiaoyan = demo["王建国"], demo["马小燕"]
     return {
         "revoke": reverse(
-            "staff:authorization-revoke", args=[_live(wang, story.people["王小明"]).public_id]
+            "staff:authorization-revoke", args=[_live(wang, demo["王小明"]).public_id]
         ),
         "end": reverse("staff:relationship-end", args=[wang.relationships_held.get().public_id]),
         "status": reverse("staff:person-status", args=[wang.public_id]),
@@ -397,50 +395,48 @@ def _urls(story) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("name", ["revoke", "end", "status"])
-def test_jiangsu_objects_are_a_404_for_the_xinjiang_clerk(client, story, name):
-    client.force_login(story.staff["xj_clerk"])
-    url = _urls(story)[name]
+def test_jiangsu_objects_are_a_404_for_the_xinjiang_clerk(client, demo, name):
+    client.force_login(demo.staff["xj_clerk"])
+    url = _urls(demo)[name]
     assert client.get(url).status_code == 404
     assert client.post(url, {"reason": "x", "note": "x", "end_reason": "staff"}).status_code == 404
 
 
 @pytest.mark.parametrize("name", ["order", "premium"])
-def test_xinjiang_members_are_a_404_for_the_jiangsu_clerk(client, story, name):
-    client.force_login(story.staff["js_clerk"])
-    url = _urls(story)[name]
+def test_xinjiang_members_are_a_404_for_the_jiangsu_clerk(client, demo, name):
+    client.force_login(demo.staff["js_clerk"])
+    url = _urls(demo)[name]
     assert client.get(url).status_code == 404
     assert client.post(url, {}).status_code == 404
 
 
 @pytest.mark.parametrize("name", ["revoke", "end", "status", "order", "premium"])
-def test_the_administrator_role_has_no_counter_permissions(client, story, administrator, name):
+def test_the_administrator_role_has_no_counter_permissions(client, demo, administrator, name):
     client.force_login(administrator)
-    assert client.get(_urls(story)[name]).status_code == 403
-    assert client.post(_urls(story)[name], {}).status_code == 403
+    assert client.get(_urls(demo)[name]).status_code == 403
+    assert client.post(_urls(demo)[name], {}).status_code == 403
 
 
 @pytest.mark.parametrize("name", ["revoke", "end", "status", "order", "premium"])
-def test_a_citizen_gets_403(client, story, name):
-    client.force_login(story.people["王建国"].user)
-    assert client.get(_urls(story)[name]).status_code == 403
+def test_a_citizen_gets_403(client, demo, name):
+    client.force_login(demo["王建国"].user)
+    assert client.get(_urls(demo)[name]).status_code == 403
 
 
-def test_the_supervisor_may_do_counter_work(client, story):
-    client.force_login(story.staff["js_super"])
-    assert client.get(_urls(story)["revoke"]).status_code == 200
-    assert client.get(_urls(story)["status"]).status_code == 200
+def test_the_supervisor_may_do_counter_work(client, demo):
+    client.force_login(demo.staff["js_super"])
+    assert client.get(_urls(demo)["revoke"]).status_code == 200
+    assert client.get(_urls(demo)["status"]).status_code == 200
 
 
-def test_counter_pages_run_a_bounded_number_of_queries(
-    client, story, django_assert_max_num_queries
-):
-    client.force_login(story.staff["xj_clerk"])
-    urls = _urls(story)
+def test_counter_pages_run_a_bounded_number_of_queries(client, demo, django_assert_max_num_queries):
+    client.force_login(demo.staff["xj_clerk"])
+    urls = _urls(demo)
     for name in ("order", "premium"):
         client.get(urls[name])
         with django_assert_max_num_queries(12):
             assert client.get(urls[name]).status_code == 200
-    client.force_login(story.staff["js_clerk"])
+    client.force_login(demo.staff["js_clerk"])
     for name in ("revoke", "end", "status"):
         client.get(urls[name])
         with django_assert_max_num_queries(12):

@@ -36,27 +36,27 @@ def _scan_root(settings, tmp_path):
 
 
 @pytest.fixture
-def world(story):
+def world(demo):
     """Objects of both regions, and the users of every role."""
     js_admin = User.objects.create_user(
         username="js_admin", password="Staff-2025!", is_staff=True, first_name="江苏管理员"
     )
     js_admin.groups.set([Group.objects.get(name=ADMINISTRATOR)])
     js_admin.regions.set(RegionPolicy.objects.filter(code__in=["320100", "320200"]))
-    users = {**story.staff, "js_admin": js_admin, "citizen": story.people["王建国"].user}
+    users = {**demo.staff, "js_admin": js_admin, "citizen": demo["王建国"].user}
 
-    p = story.people
+    p = demo.people
     a_auth = Authorization.objects.get(holder=p["王建国"], member=p["王小明"])
     b_auth = Authorization.objects.get(holder=p["马志强"], member=p["马小燕"])
     # A binding waiting for review in each region (signed letter scanned, submitted).
     a_binding = family_services.counter_binding_submit(
-        binding=signed(story, "王建国", [SPOUSE, DAUGHTER, SISTER]), actor=story.staff["js_clerk"]
+        binding=signed(demo, "王建国", [SPOUSE, DAUGHTER, SISTER]), actor=demo.staff["js_clerk"]
     )
     # 五家渠 asks a supervisor from two members on, so 马俊 beside 马小燕 waits for review too.
     RegionPolicy.objects.filter(code="659004").update(review_member_threshold=1)
     b_binding = family_services.counter_binding_submit(
-        binding=signed(story, "马志强", [("马俊", Relation.CHILD)], clerk="xj_clerk"),
-        actor=story.staff["xj_clerk"],
+        binding=signed(demo, "马志强", [("马俊", Relation.CHILD)], clerk="xj_clerk"),
+        actor=demo.staff["xj_clerk"],
     )
     objects = {
         "A": {

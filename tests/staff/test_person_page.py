@@ -1,7 +1,7 @@
 """The staff person page (issue 6): content, masking, region scope, and a constant number of
 queries whatever the number of relationships, members, letters and entries.
 
-The demo story (tests/staff/conftest.py) through Django's test client on PostgreSQL; more state
+The demo cast (`demo`, tests/conftest.py) through Django's test client on PostgreSQL; more state
 is added through the real services, never through the ORM."""
 
 from __future__ import annotations
@@ -58,9 +58,9 @@ def _register_child(region, name):
     )
 
 
-def _grow(story, holder, *, members=3, credits=5):
+def _grow(demo, holder, *, members=3, credits=5):
     """More members (each through a new signed letter), more ledger entries, more audit rows."""
-    clerk = story.staff["js_clerk"]
+    clerk = demo.staff["js_clerk"]
     start = timezone.now() + dt.timedelta(minutes=5)
     for i in range(members):
         child = _register_child(holder.region, f"王新{i}")
@@ -81,9 +81,9 @@ def _grow(story, holder, *, members=3, credits=5):
         )
 
 
-def test_person_page_shows_status_account_relationships_letters_entries_and_audit(client, story):
-    wang = story.people["王建国"]
-    client.force_login(story.staff["js_clerk"])
+def test_person_page_shows_status_account_relationships_letters_entries_and_audit(client, demo):
+    wang = demo["王建国"]
+    client.force_login(demo.staff["js_clerk"])
     response = client.get(page_url(wang))
     assert response.status_code == 200
     page = _html(response)
@@ -108,13 +108,13 @@ def test_person_page_shows_status_account_relationships_letters_entries_and_audi
     # the status-change action and the place of the counter binding button
     assert reverse("staff:person-status", args=[wang.public_id]) in page
     # no full identity number anywhere
-    for person in story.people.values():
+    for person in demo.people.values():
         assert person.id_number not in page
 
 
-def test_member_page_shows_holders_in_order_with_a_link_to_set_it(client, story):
-    xiaoyan = story.people["马小燕"]
-    client.force_login(story.staff["xj_clerk"])
+def test_member_page_shows_holders_in_order_with_a_link_to_set_it(client, demo):
+    xiaoyan = demo["马小燕"]
+    client.force_login(demo.staff["xj_clerk"])
     page = _html(client.get(page_url(xiaoyan)))
     assert page.index("马志强") < page.index("古丽娜")
     assert "第1位" in page and "第2位" in page
@@ -123,39 +123,39 @@ def test_member_page_shows_holders_in_order_with_a_link_to_set_it(client, story)
     assert "无个人账户" in page
 
 
-def test_a_member_of_another_region_is_named_but_not_linked(client, story):
+def test_a_member_of_another_region_is_named_but_not_linked(client, demo):
     """R3 (province scope): a 苏州 (320500) child may be bound by 王建国 (320100); js_clerk
     (320100, 320200) sees the child's name and masked number on 王建国's page but no link to a
     person page they may not open."""
-    wang = story.people["王建国"]
+    wang = demo["王建国"]
     suzhou = RegionPolicy.objects.create(code="320500", name="苏州市")  # reference data
     child = _register_child(suzhou, "王远")
     services.relationship_bind(
         holder=wang,
         members=[services.MemberRequest(child, Relation.CHILD, None, None)],
         signature=services.Signature(name=wang.name),
-        actor=story.staff["js_clerk"],
+        actor=demo.staff["js_clerk"],
         channel=COUNTER,
     )
-    client.force_login(story.staff["js_clerk"])
+    client.force_login(demo.staff["js_clerk"])
     page = _html(client.get(page_url(wang)))
     assert "王远" in page and child.masked_id_number in page
     assert child.id_number not in page
     assert reverse("staff:person", args=[child.public_id]) not in page
-    assert reverse("staff:person", args=[story.people["王小明"].public_id]) in page
+    assert reverse("staff:person", args=[demo["王小明"].public_id]) in page
     assert client.get(page_url(child)).status_code == 404
 
 
 @pytest.mark.parametrize(
     ("username", "name"), [("xj_clerk", "王建国"), ("js_clerk", "马志强"), ("js_super", "马小燕")]
 )
-def test_a_person_of_another_region_is_a_404(client, story, username, name):
-    client.force_login(story.staff[username])
-    assert client.get(page_url(story.people[name])).status_code == 404
+def test_a_person_of_another_region_is_a_404(client, demo, username, name):
+    client.force_login(demo.staff[username])
+    assert client.get(page_url(demo[name])).status_code == 404
 
 
-def test_a_citizen_gets_403_and_an_anonymous_visitor_the_staff_login(client, story):
-    wang = story.people["王建国"]
+def test_a_citizen_gets_403_and_an_anonymous_visitor_the_staff_login(client, demo):
+    wang = demo["王建国"]
     response = client.get(page_url(wang))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
@@ -163,20 +163,20 @@ def test_a_citizen_gets_403_and_an_anonymous_visitor_the_staff_login(client, sto
     assert client.get(page_url(wang)).status_code == 403
 
 
-def test_the_superuser_sees_every_region(client, story):
+def test_the_superuser_sees_every_region(client, demo):
     """admin is a superuser: the page shows every region's people."""
-    client.force_login(story.staff["admin"])
-    assert client.get(page_url(story.people["马志强"])).status_code == 200
-    assert client.get(page_url(story.people["王建国"])).status_code == 200
+    client.force_login(demo.staff["admin"])
+    assert client.get(page_url(demo["马志强"])).status_code == 200
+    assert client.get(page_url(demo["王建国"])).status_code == 200
 
 
-def test_the_administrator_role_reads_the_page_without_counter_buttons(client, story):
+def test_the_administrator_role_reads_the_page_without_counter_buttons(client, demo):
     """The 管理员 group reads persons but has none of the counter-work permissions."""
     user = StaffUserFactory(username="ref_admin")
     user.save()  # the factory sets the password without saving it
     user.groups.set([Group.objects.get(name=ADMINISTRATOR)])
-    user.regions.set(story.staff["js_clerk"].regions.all())
-    wang = story.people["王建国"]
+    user.regions.set(demo.staff["js_clerk"].regions.all())
+    wang = demo["王建国"]
     client.force_login(user)
     response = client.get(page_url(wang))
     assert response.status_code == 200
@@ -193,16 +193,16 @@ def _count(client, url) -> int:
     return len(queries)
 
 
-def test_the_person_page_runs_a_constant_number_of_queries(client, story):
+def test_the_person_page_runs_a_constant_number_of_queries(client, demo):
     """Acceptance of issue 6: the same count with the demo data and after three more members,
     three more letters, five more ledger entries and their audit rows."""
-    wang = story.people["王建国"]
-    client.force_login(story.staff["js_clerk"])
+    wang = demo["王建国"]
+    client.force_login(demo.staff["js_clerk"])
     url = page_url(wang)
     client.get(url)  # warm anything lazily cached per process (content types)
     before = _count(client, url)
     assert before == PERSON_PAGE_QUERIES
-    _grow(story, wang)
+    _grow(demo, wang)
     html = _html(client.get(url))
     assert all(f"王新{i}" in html for i in range(3))
     assert wang.letters_signed.count() == 4
@@ -211,10 +211,10 @@ def test_the_person_page_runs_a_constant_number_of_queries(client, story):
 
 
 def test_the_member_page_query_count_does_not_grow_with_holders(
-    client, story, django_assert_max_num_queries
+    client, demo, django_assert_max_num_queries
 ):
-    xiaoyan = story.people["马小燕"]
-    client.force_login(story.staff["xj_clerk"])
+    xiaoyan = demo["马小燕"]
+    client.force_login(demo.staff["xj_clerk"])
     url = page_url(xiaoyan)
     client.get(url)
     with django_assert_max_num_queries(PERSON_PAGE_QUERIES):

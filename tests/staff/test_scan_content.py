@@ -43,13 +43,13 @@ ACTIVE = (b"/JavaScript", b"/JS", b"/OpenAction", b"/AA", b"/Launch", b"/Embedde
 
 
 @pytest.fixture
-def binding(story, scan_root):
-    return printed(story, "王建国", [SPOUSE])
+def binding(demo, scan_root):
+    return printed(demo, "王建国", [SPOUSE])
 
 
-def _attach(story, binding, data, name="scan.pdf", content_type="application/pdf"):
+def _attach(demo, binding, data, name="scan.pdf", content_type="application/pdf"):
     return services.counter_binding_scan_attach(
-        binding=binding, upload=upload(data, name, content_type), actor=story.staff["js_clerk"]
+        binding=binding, upload=upload(data, name, content_type), actor=demo.staff["js_clerk"]
     )
 
 
@@ -59,9 +59,9 @@ def _kept(scan_root) -> bytes:
     return Path(files[0]).read_bytes()
 
 
-def _refused(story, binding, scan_root, data, name="scan.pdf") -> list[str]:
+def _refused(demo, binding, scan_root, data, name="scan.pdf") -> list[str]:
     with pytest.raises(ValidationError) as caught:
-        _attach(story, binding, data, name)
+        _attach(demo, binding, data, name)
     binding.refresh_from_db()
     assert not binding.scan and binding.scan_sha256 == "" and binding.scan_size is None
     assert binding.status == binding.Status.LETTER_PRINTED
@@ -74,37 +74,37 @@ def _refused(story, binding, scan_root, data, name="scan.pdf") -> list[str]:
 # refused
 
 
-def test_html_wrapped_in_pdf_markers_is_refused(story, binding, scan_root):
-    assert _refused(story, binding, scan_root, HTML_AS_PDF) == [str(services.SCAN_BROKEN)]
+def test_html_wrapped_in_pdf_markers_is_refused(demo, binding, scan_root):
+    assert _refused(demo, binding, scan_root, HTML_AS_PDF) == [str(services.SCAN_BROKEN)]
 
 
-def test_an_encrypted_pdf_is_refused_with_its_own_message(story, binding, scan_root):
+def test_an_encrypted_pdf_is_refused_with_its_own_message(demo, binding, scan_root):
     data = pdf_with_pages(1, user_password="", owner_password="secret", algorithm="RC4-128")
-    assert _refused(story, binding, scan_root, data) == [str(services.SCAN_ENCRYPTED)]
+    assert _refused(demo, binding, scan_root, data) == [str(services.SCAN_ENCRYPTED)]
 
 
-def test_a_pdf_without_pages_or_with_too_many_is_refused(story, binding, scan_root):
-    assert _refused(story, binding, scan_root, pdf_with_pages(0)) == [str(services.SCAN_BROKEN)]
-    assert _refused(story, binding, scan_root, pdf_with_pages(21)) == [
+def test_a_pdf_without_pages_or_with_too_many_is_refused(demo, binding, scan_root):
+    assert _refused(demo, binding, scan_root, pdf_with_pages(0)) == [str(services.SCAN_BROKEN)]
+    assert _refused(demo, binding, scan_root, pdf_with_pages(21)) == [
         str(services.SCAN_TOO_MANY_PAGES) % {"pages": 20}
     ]
-    _attach(story, binding, pdf_with_pages(20))
+    _attach(demo, binding, pdf_with_pages(20))
     assert len(PdfReader(io.BytesIO(_kept(scan_root)), strict=True).pages) == 20
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
-def test_a_truncated_image_is_refused(story, binding, scan_root, pillow_lenient, fmt):
+def test_a_truncated_image_is_refused(demo, binding, scan_root, pillow_lenient, fmt):
     buffer = io.BytesIO()
     Image.effect_noise((600, 400), 60).convert("RGB").save(buffer, format=fmt)
     data = buffer.getvalue()
-    assert _refused(story, binding, scan_root, data[: len(data) // 2], "IMG_0002.jpg") == [
+    assert _refused(demo, binding, scan_root, data[: len(data) // 2], "IMG_0002.jpg") == [
         str(services.SCAN_BROKEN)
     ]
 
 
-def test_a_truncated_pdf_is_refused(story, binding, scan_root):
+def test_a_truncated_pdf_is_refused(demo, binding, scan_root):
     data = pdf_bytes()
-    assert _refused(story, binding, scan_root, data[: len(data) - 200]) == [
+    assert _refused(demo, binding, scan_root, data[: len(data) - 200]) == [
         str(services.SCAN_BROKEN)
     ]
 
@@ -114,19 +114,19 @@ def test_a_truncated_pdf_is_refused(story, binding, scan_root):
     [(7000, 7000), (20000, 20000)],  # 49 MP (this bound), 400 MP (also Pillow's own)
     ids=["over-the-bound", "pillow-bomb"],
 )
-def test_a_pixel_bomb_is_refused_before_it_is_decoded(story, binding, scan_root, size):
+def test_a_pixel_bomb_is_refused_before_it_is_decoded(demo, binding, scan_root, size):
     data = bomb_png(*size)
     assert len(data) < 100_000  # kilobytes as sent
     refused = []
 
-    growth = peak_growth_mib(lambda: refused.extend(_refused(story, binding, scan_root, data)))
+    growth = peak_growth_mib(lambda: refused.extend(_refused(demo, binding, scan_root, data)))
 
     assert refused == [str(services.SCAN_TOO_MANY_PIXELS) % {"mp": 40}]
     assert growth < 40  # decoded, 7000×7000 alone would take 49 MB (one byte a pixel)
 
 
-def test_an_a4_page_at_600_dpi_is_within_the_bound(story, binding, scan_root):
-    binding = _attach(story, binding, bomb_png(4961, 7016), "a4-600dpi.png", "image/png")
+def test_an_a4_page_at_600_dpi_is_within_the_bound(demo, binding, scan_root):
+    binding = _attach(demo, binding, bomb_png(4961, 7016), "a4-600dpi.png", "image/png")
     with Image.open(io.BytesIO(_kept(scan_root))) as image:
         assert image.size == (4961, 7016) and binding.scan_content_type == "image/png"
 
@@ -135,9 +135,9 @@ def test_an_a4_page_at_600_dpi_is_within_the_bound(story, binding, scan_root):
 # kept, rewritten
 
 
-def test_a_png_with_a_program_appended_is_kept_without_it(story, binding, scan_root):
+def test_a_png_with_a_program_appended_is_kept_without_it(demo, binding, scan_root):
     scan = image_bytes("PNG", size=(400, 300))
-    binding = _attach(story, binding, scan + EXECUTABLE, "scan.png", "image/png")
+    binding = _attach(demo, binding, scan + EXECUTABLE, "scan.png", "image/png")
 
     kept = _kept(scan_root)
     assert b"MZ\x90" not in kept and b"PE\x00\x00" not in kept
@@ -147,7 +147,7 @@ def test_a_png_with_a_program_appended_is_kept_without_it(story, binding, scan_r
         assert image.tobytes() == original.tobytes()
 
 
-def test_a_jpeg_is_kept_upright_without_its_metadata_or_trailing_bytes(story, binding, scan_root):
+def test_a_jpeg_is_kept_upright_without_its_metadata_or_trailing_bytes(demo, binding, scan_root):
     exif = Image.Exif()
     exif[0x0112] = 6  # Orientation: the camera was turned (rotate 90° clockwise to view)
     exif[0x010F] = "EvilCam <script>"  # Make
@@ -155,7 +155,7 @@ def test_a_jpeg_is_kept_upright_without_its_metadata_or_trailing_bytes(story, bi
     Image.new("RGB", (300, 200), (240, 240, 230)).save(
         buffer, format="JPEG", exif=exif, comment=b"<?php system($_GET['c']); ?>"
     )
-    binding = _attach(story, binding, buffer.getvalue() + JUNK, "IMG_0003.JPG", "image/jpeg")
+    binding = _attach(demo, binding, buffer.getvalue() + JUNK, "IMG_0003.JPG", "image/jpeg")
 
     kept = _kept(scan_root)
     assert binding.scan_content_type == "image/jpeg"
@@ -166,11 +166,11 @@ def test_a_jpeg_is_kept_upright_without_its_metadata_or_trailing_bytes(story, bi
         assert "comment" not in image.info and not image.getexif()
 
 
-def test_a_pdf_with_javascript_and_actions_is_kept_without_them(story, binding, scan_root):
+def test_a_pdf_with_javascript_and_actions_is_kept_without_them(demo, binding, scan_root):
     data = active_pdf()
     assert all(marker in data for marker in ACTIVE)
 
-    binding = _attach(story, binding, data)
+    binding = _attach(demo, binding, data)
 
     kept = _kept(scan_root)
     for marker in ACTIVE:
@@ -182,8 +182,8 @@ def test_a_pdf_with_javascript_and_actions_is_kept_without_them(story, binding, 
     assert binding.scan_size == len(kept)
 
 
-def test_a_pdf_with_junk_after_its_end_is_kept_without_it(story, binding, scan_root):
-    _attach(story, binding, pdf_bytes() + b"\n" + JUNK)
+def test_a_pdf_with_junk_after_its_end_is_kept_without_it(demo, binding, scan_root):
+    _attach(demo, binding, pdf_bytes() + b"\n" + JUNK)
 
     kept = _kept(scan_root)
     assert b"<html>" not in kept and b"MZ\x90" not in kept
@@ -204,8 +204,8 @@ def test_a_pdf_with_junk_after_its_end_is_kept_without_it(story, binding, scan_r
     ],
     ids=["html", "encrypted", "pixel-bomb"],
 )
-def test_the_page_says_why_and_keeps_nothing(client, story, binding, scan_root, data, message):
-    client.force_login(story.staff["js_clerk"])
+def test_the_page_says_why_and_keeps_nothing(client, demo, binding, scan_root, data, message):
+    client.force_login(demo.staff["js_clerk"])
     url = reverse("staff:binding-upload", kwargs={"public_id": binding.public_id})
 
     response = client.post(url, {"scan": upload(data, "签字件.pdf", "application/pdf")})

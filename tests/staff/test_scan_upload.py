@@ -31,13 +31,13 @@ MiB = 1024 * 1024
 
 
 @pytest.fixture
-def binding(story, scan_root):
-    return printed(story, "王建国", [SPOUSE])
+def binding(demo, scan_root):
+    return printed(demo, "王建国", [SPOUSE])
 
 
-def _attach(story, binding, data, name, content_type="application/pdf"):
+def _attach(demo, binding, data, name, content_type="application/pdf"):
     return services.counter_binding_scan_attach(
-        binding=binding, upload=upload(data, name, content_type), actor=story.staff["js_clerk"]
+        binding=binding, upload=upload(data, name, content_type), actor=demo.staff["js_clerk"]
     )
 
 
@@ -59,10 +59,10 @@ REFUSED = [
 
 @pytest.mark.parametrize(("data", "name", "message"), REFUSED)
 def test_a_refused_file_is_named_and_nothing_isstored_files(
-    story, binding, scan_root, data, name, message
+    demo, binding, scan_root, data, name, message
 ):
     with pytest.raises(ValidationError) as caught:
-        _attach(story, binding, data, name)
+        _attach(demo, binding, data, name)
 
     assert [str(m) for m in caught.value.messages] == [str(message)]
     binding.refresh_from_db()
@@ -71,11 +71,11 @@ def test_a_refused_file_is_named_and_nothing_isstored_files(
     assert not AuditEntry.objects.filter(action="counter_binding.scan_attach").exists()
 
 
-def test_an_oversized_file_is_refused(story, binding, scan_root):
+def test_an_oversized_file_is_refused(demo, binding, scan_root):
     data = pdf_bytes() + b"\n" * (5 * MiB)  # a real PDF padded past 5 MiB
 
     with pytest.raises(ValidationError) as caught:
-        _attach(story, binding, data, "big.pdf")
+        _attach(demo, binding, data, "big.pdf")
 
     assert caught.value.messages == ["扫描件不能超过5 MB，请降低扫描分辨率后重新上传"]
     assert stored_files(scan_root) == []
@@ -92,9 +92,9 @@ def test_an_oversized_file_is_refused(story, binding, scan_root):
     ],
 )
 def test_a_valid_scan_is_kept_privately_under_a_random_name(
-    story, binding, scan_root, settings, data, name, content_type, extension
+    demo, binding, scan_root, settings, data, name, content_type, extension
 ):
-    binding = _attach(story, binding, data, name)
+    binding = _attach(demo, binding, data, name)
 
     assert binding.scan_content_type == content_type
     stored = stored_files(scan_root)
@@ -114,21 +114,21 @@ def test_a_valid_scan_is_kept_privately_under_a_random_name(
 
 
 def test_a_new_scan_replaces_the_old_file(
-    story, binding, scan_root, django_capture_on_commit_callbacks
+    demo, binding, scan_root, django_capture_on_commit_callbacks
 ):
-    binding = _attach(story, binding, pdf_bytes(), "first.pdf")
+    binding = _attach(demo, binding, pdf_bytes(), "first.pdf")
     first = stored_files(scan_root)
     with django_capture_on_commit_callbacks(execute=True):
-        binding = _attach(story, binding, image_bytes("PNG"), "second.png")
+        binding = _attach(demo, binding, image_bytes("PNG"), "second.png")
     now = stored_files(scan_root)
     assert len(now) == 1 and now != first
 
 
-def test_a_scan_before_printing_is_refused(story, scan_root):
-    clerk = story.staff["js_clerk"]
-    draft = services.counter_binding_start(holder=story.people["王建国"], actor=clerk)
+def test_a_scan_before_printing_is_refused(demo, scan_root):
+    clerk = demo.staff["js_clerk"]
+    draft = services.counter_binding_start(holder=demo["王建国"], actor=clerk)
     with pytest.raises(ValidationError) as caught:
-        _attach(story, draft, pdf_bytes(), "scan.pdf")
+        _attach(demo, draft, pdf_bytes(), "scan.pdf")
     assert caught.value.messages == [str(services.NOT_PRINTED)]
     assert stored_files(scan_root) == []
 
@@ -144,9 +144,9 @@ def _post(client, binding, data, name, content_type="application/pdf"):
 
 @pytest.mark.parametrize(("data", "name", "message"), REFUSED[:3])
 def test_the_page_shows_why_a_file_is_refused(
-    client, story, binding, scan_root, data, name, message
+    client, demo, binding, scan_root, data, name, message
 ):
-    client.force_login(story.staff["js_clerk"])
+    client.force_login(demo.staff["js_clerk"])
     response = _post(client, binding, data, name)
     assert response.status_code == 200
     assert str(message) in response.content.decode()
@@ -154,20 +154,20 @@ def test_the_page_shows_why_a_file_is_refused(
 
 
 def test_a_control_character_beside_the_scan_is_refused_and_nothing_kept(
-    client, story, binding, scan_root
+    client, demo, binding, scan_root
 ):
     """The upload view reads its own body (its size limit first), so it makes the check the
     middleware makes for every other page (accounts.middleware.reads_its_own_body)."""
-    client.force_login(story.staff["js_clerk"])
+    client.force_login(demo.staff["js_clerk"])
     url = reverse("staff:binding-upload", kwargs={"public_id": binding.public_id})
     response = client.post(url, {"scan": upload(pdf_bytes()), "note": "a\x00b"})
     assert response.status_code == 400
     assert stored_files(scan_root) == []
 
 
-def test_the_page_stops_reading_an_oversized_upload(client, story, binding, scan_root, settings):
+def test_the_page_stops_reading_an_oversized_upload(client, demo, binding, scan_root, settings):
     settings.COUNTER_SCAN_MAX_BYTES = 64 * 1024
-    client.force_login(story.staff["js_clerk"])
+    client.force_login(demo.staff["js_clerk"])
     response = _post(client, binding, pdf_bytes() + b"\n" * (200 * 1024), "big.pdf")
     assert response.status_code == 200
     assert "扫描件不能超过0.0625 MB" in response.content.decode()
@@ -175,18 +175,18 @@ def test_the_page_stops_reading_an_oversized_upload(client, story, binding, scan
     assert not binding.scan and stored_files(scan_root) == []
 
 
-def test_the_upload_checks_csrf(story, binding, scan_root):
+def test_the_upload_checks_csrf(demo, binding, scan_root):
     from django.test import Client
 
     client = Client(enforce_csrf_checks=True)
-    client.force_login(story.staff["js_clerk"])
+    client.force_login(demo.staff["js_clerk"])
     response = _post(client, binding, pdf_bytes(), "scan.pdf")
     assert response.status_code == 403
     assert stored_files(scan_root) == []
 
 
-def test_the_scan_downloads_as_an_attachment_never_sniffed(client, story, binding, scan_root):
-    client.force_login(story.staff["js_clerk"])
+def test_the_scan_downloads_as_an_attachment_never_sniffed(client, demo, binding, scan_root):
+    client.force_login(demo.staff["js_clerk"])
     assert _post(client, binding, pdf_bytes(), "scan.pdf").status_code == 302
     url = reverse("staff:binding-scan", kwargs={"public_id": binding.public_id})
 
@@ -202,12 +202,12 @@ def test_the_scan_downloads_as_an_attachment_never_sniffed(client, story, bindin
     )
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "no-store" in response["Cache-Control"]
-    client.force_login(story.staff["xj_clerk"])
+    client.force_login(demo.staff["xj_clerk"])
     assert client.get(url).status_code == 404
 
 
-def test_no_scan_no_download(client, story, binding):
-    client.force_login(story.staff["js_clerk"])
+def test_no_scan_no_download(client, demo, binding):
+    client.force_login(demo.staff["js_clerk"])
     url = reverse("staff:binding-scan", kwargs={"public_id": binding.public_id})
     assert client.get(url).status_code == 404
     assert CounterBinding.objects.get(pk=binding.pk).scan.name == ""

@@ -10,9 +10,9 @@ import io
 from django.urls import reverse
 
 
-def test_person_search_by_number_redirects_to_a_token_without_the_number(client, story):
-    wang = story.people["王建国"]
-    client.force_login(story.staff["js_clerk"])
+def test_person_search_by_number_redirects_to_a_token_without_the_number(client, demo):
+    wang = demo["王建国"]
+    client.force_login(demo.staff["js_clerk"])
     response = client.post(reverse("staff:person-search"), {"q": wang.id_number})
     assert response.status_code == 302
     location = response["Location"]
@@ -25,24 +25,24 @@ def test_person_search_by_number_redirects_to_a_token_without_the_number(client,
     assert reverse("staff:person", args=[wang.public_id]) in body
 
 
-def test_a_token_is_good_only_in_the_session_that_made_it(client, story, django_user_model):
-    client.force_login(story.staff["js_clerk"])
+def test_a_token_is_good_only_in_the_session_that_made_it(client, demo, django_user_model):
+    client.force_login(demo.staff["js_clerk"])
     location = client.post(reverse("staff:person-search"), {"q": "王"})["Location"]
     assert client.get(location).context["persons"]
-    client.force_login(story.staff["js_super"])  # a new session
+    client.force_login(demo.staff["js_super"])  # a new session
     assert client.get(location).context["persons"] is None
 
 
-def test_an_empty_search_is_refused_on_the_page(client, story):
-    client.force_login(story.staff["js_clerk"])
+def test_an_empty_search_is_refused_on_the_page(client, demo):
+    client.force_login(demo.staff["js_clerk"])
     response = client.post(reverse("staff:person-search"), {"q": "  "})
     assert response.status_code == 200
     assert response.context["form"].errors["q"]
 
 
-def test_audit_filters_are_posted_and_the_export_follows_the_token(client, story):
-    wang = story.people["王建国"]
-    client.force_login(story.staff["js_super"])
+def test_audit_filters_are_posted_and_the_export_follows_the_token(client, demo):
+    wang = demo["王建国"]
+    client.force_login(demo.staff["js_super"])
     response = client.post(reverse("staff:audit"), {"person": wang.id_number})
     assert response.status_code == 302
     assert wang.id_number not in response["Location"]
@@ -57,8 +57,8 @@ def test_audit_filters_are_posted_and_the_export_follows_the_token(client, story
     assert {row[6] for row in rows} == {f"王建国（{wang.masked_id_number}）"}
 
 
-def test_invalid_audit_filters_are_shown_without_a_redirect(client, story):
-    client.force_login(story.staff["js_super"])
+def test_invalid_audit_filters_are_shown_without_a_redirect(client, demo):
+    client.force_login(demo.staff["js_super"])
     response = client.post(reverse("staff:audit"), {"person": "12345"})
     assert response.status_code == 200
     assert response.context["form"].errors
