@@ -4,5 +4,5 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# After the demo bindings, inside 王德胜's window (../shared/demo-cast.md).
+# After the demo bindings, inside 王德胜's window (docs/demo.md).
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)

@@ -1,4 +1,4 @@
-"""The demo cast of ../shared/demo-cast.md, loaded through the real services the way
+"""The demo cast of docs/demo.md, loaded through the real services the way
 `manage.py seed_demo` loads it (accounts, balances, relationships, institutions), for the
 fixtures of tests/conftest.py and for tests that load it themselves (threads, modules)."""
 

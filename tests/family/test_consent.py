@@ -1,4 +1,4 @@
-"""Consent (family.services: authorization_answer, consents_lapse; DOMAIN.md R8, R21, R22), built
+"""Consent (family.services: authorization_answer, consents_lapse; docs/rules.md R8, R21, R22), built
 through the services.
 
 `NOW` (2026-11-23 10:00 Asia/Shanghai) is passed as `at=`; ages at NOW: 王小明 14, 马小燕 11,

@@ -1,5 +1,5 @@
 """Status (family.services: person_status_change, person_relationships_terminate,
-guardianship_register; DOMAIN.md R14, R18, R20, R22), built through the services; and that a
+guardianship_register; docs/rules.md R14, R18, R20, R22), built through the services; and that a
 citizen cannot act through a staff channel in any of the writes.
 
 `NOW` (2026-11-23 10:00 Asia/Shanghai) is passed as `at=`; ages at NOW: 王小明 14, 马小燕 11,
