@@ -1,5 +1,5 @@
-"""Consent (family.services: authorization_answer, consents_lapse; docs/rules.md R8, R21, R22), built
-through the services.
+"""Consent (family.services: authorization_answer, consents_lapse; docs/rules.md R8, R21,
+R22), built through the services.
 
 `NOW` (2026-11-23 10:00 Asia/Shanghai) is passed as `at=`; ages at NOW: 王小明 14, 马小燕 11,
 马俊 18, 王丽 20. 320100 is the exclusive Jiangsu-like policy, 659004 the multi-holder Wujiaqu
