@@ -79,7 +79,7 @@ def test_counter_binding_with_documents_letter_scan_and_approval(
     documents = page.locator("#documents-form")
     documents.get_by_role("button", name="保存查验结果").click()
     page.wait_for_load_state("networkidle")
-    assert page.get_by_text("R18：须查验主账户人王建国的居民身份证或社会保障卡").count() >= 1
+    assert page.get_by_text("须查验主账户人王建国的居民身份证或社会保障卡").count() >= 1
     check_page(page, "staff-counter-04-checklist-refused")
 
     documents = page.locator("#documents-form")
