@@ -251,9 +251,38 @@ class OrderView(CitizenMixin, View):
 # revoke (holder) and leave (member or guardian), R15
 
 
-class RevokeView(LoginRequiredMixin, FormView):
+def is_last_member(item: Authorization) -> bool:
+    """Whether ending `item` leaves its relationship without a live member (the confirm pages
+    say that the relationship ends too)."""
+    return item.is_live and not selectors.relationship_has_other_live(authorization=item)
+
+
+class AuthorizationRevokeMixin:
+    """Revoking `self.authorization` (R15), online by its holder or for them at the counter:
+    the same service with the form's reason; a `ValidationError` is shown on the form, otherwise
+    `revoked(item)` answers. Only the channel and what follows differ."""
+
+    channel: str
+
+    def form_valid(self, form):
+        item = self.authorization
+        try:
+            services.authorization_revoke(
+                authorization=item,
+                actor=self.request.user,
+                channel=self.channel,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return self.revoked(item)
+
+
+class RevokeView(AuthorizationRevokeMixin, LoginRequiredMixin, FormView):
     template_name = "family/revoke_confirm.html"
     form_class = RevokeForm
+    channel = ONLINE
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
@@ -267,23 +296,11 @@ class RevokeView(LoginRequiredMixin, FormView):
         return super().get_context_data(
             authorization=item,
             state=_state(item, timezone.now()),
-            last_member=item.is_live
-            and not selectors.relationship_has_other_live(authorization=item),
+            last_member=is_last_member(item),
             **kwargs,
         )
 
-    def form_valid(self, form):
-        item = self.authorization
-        try:
-            services.authorization_revoke(
-                authorization=item,
-                actor=self.request.user,
-                channel=ONLINE,
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
+    def revoked(self, item):
         messages.success(self.request, str(REVOKED) % {"member": item.member.name})
         return redirect("family:overview")
 
@@ -306,8 +323,7 @@ class LeaveView(LoginRequiredMixin, FormView):
             authorization=item,
             state=_state(item, self.now),
             for_ward=item.member.user_id != self.request.user.pk,
-            last_member=item.is_live
-            and not selectors.relationship_has_other_live(authorization=item),
+            last_member=is_last_member(item),
             **kwargs,
         )
 
