@@ -12,7 +12,13 @@ from django.http import Http404
 
 from accounts import idnumber
 from accounts.models import InsuredPerson, RegionPolicy, User
-from accounts.selectors import adult_birth_cutoff, in_staff_scope, person_for_user, uuid_or_404
+from accounts.selectors import (
+    adult_birth_cutoff,
+    in_staff_scope,
+    person_for_user,
+    staff_get_or_404,
+    uuid_or_404,
+)
 
 from .. import hooks
 from ..clock import local_date
@@ -382,18 +388,12 @@ def authorization_get_for_staff(*, user: User, public_id) -> Authorization:
 def relationship_get_for_staff(*, user: User, public_id) -> Relationship:
     """A relationship whose holder is of the staff user's regions, with its holder."""
 
-    item = (
-        in_staff_scope(
-            Relationship.objects.select_related("holder__region"),
-            user=user,
-            region_field="holder__region",
-        )
-        .filter(public_id=uuid_or_404(public_id))
-        .first()
+    return staff_get_or_404(
+        Relationship.objects.select_related("holder__region"),
+        user=user,
+        region_field="holder__region",
+        public_id=public_id,
     )
-    if item is None:
-        raise Http404
-    return item
 
 
 def relationship_live_authorizations(*, relationship: Relationship) -> list[Authorization]:
