@@ -247,16 +247,21 @@ def consents_pending_for(*, person: InsuredPerson, at: dt.datetime) -> list[Auth
     )
 
 
-def authorization_get_for_holder(*, user: User, public_id) -> Authorization:
-    """Only the holder's own login gets it; anyone else gets 404 (not 403: nothing is revealed)."""
+def _authorization_or_404(public_id, *who: Q, **filters) -> Authorization:
+    """The authorization with `public_id` and its people, when it matches `who`; 404 otherwise."""
     item = (
         _with_people(Authorization.objects.filter(public_id=uuid_or_404(public_id)))
-        .filter(holder__user_id=user.pk)
+        .filter(*who, **filters)
         .first()
     )
     if item is None:
         raise Http404
     return item
+
+
+def authorization_get_for_holder(*, user: User, public_id) -> Authorization:
+    """Only the holder's own login gets it; anyone else gets 404 (not 403: nothing is revealed)."""
+    return _authorization_or_404(public_id, holder__user_id=user.pk)
 
 
 def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> Authorization:
@@ -266,14 +271,7 @@ def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> A
         raise Http404
     day = local_date(at)
     ward_ids = Guardianship.objects.valid_on(day).filter(guardian=person).values("ward_id")
-    item = (
-        _with_people(Authorization.objects.filter(public_id=uuid_or_404(public_id)))
-        .filter(Q(member=person) | Q(member_id__in=ward_ids))
-        .first()
-    )
-    if item is None:
-        raise Http404
-    return item
+    return _authorization_or_404(public_id, Q(member=person) | Q(member_id__in=ward_ids))
 
 
 def letter_get_for_holder(*, user: User, public_id) -> CommitmentLetter:
