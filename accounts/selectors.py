@@ -146,19 +146,29 @@ def uuid_or_404(public_id: uuid.UUID | str) -> uuid.UUID:
     return value
 
 
-def person_get_for_staff(*, user, public_id: uuid.UUID | str) -> InsuredPerson:
-    """A person of the staff user's regions, with region and login; 404 for any other (whether a
-    person of another region exists is not revealed)."""
-    person = (
-        in_staff_scope(
-            InsuredPerson.objects.select_related("region", "user"), user=user, region_field="region"
-        )
+def staff_get_or_404(queryset: QuerySet, *, user, region_field: str, public_id):
+    """The row of `queryset` with `public_id` when it is of the staff user's regions through
+    `region_field`; 404 for any other, whether it exists or not (one query, plus the user's
+    regions once)."""
+    item = (
+        in_staff_scope(queryset, user=user, region_field=region_field)
         .filter(public_id=uuid_or_404(public_id))
         .first()
     )
-    if person is None:
+    if item is None:
         raise Http404
-    return person
+    return item
+
+
+def person_get_for_staff(*, user, public_id: uuid.UUID | str) -> InsuredPerson:
+    """A person of the staff user's regions, with region and login; 404 for any other (whether a
+    person of another region exists is not revealed)."""
+    return staff_get_or_404(
+        InsuredPerson.objects.select_related("region", "user"),
+        user=user,
+        region_field="region",
+        public_id=public_id,
+    )
 
 
 def persons_search_for_staff(*, user, query: str) -> QuerySet[InsuredPerson]:

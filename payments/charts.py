@@ -1,8 +1,8 @@
 """Server-rendered SVG bar charts for the staff dashboard (issue 6 point 4): the geometry is
-computed here from the numbers and drawn by templates/staff/partials/chart_columns.html
-(vertical bars, for days, months and years) and chart_bars.html (horizontal bars, for named
-kinds). No JavaScript, no CDN; each chart has a <title> and a <desc>, and the page puts a table
-of the same numbers beside it.
+computed here from the numbers and drawn in templates/staff/partials/chart.html by
+chart_columns.html (vertical bars, for days, months and years) or chart_bars.html (horizontal
+bars, for named kinds). No JavaScript, no CDN; each chart has a <title> and a <desc>, and the
+page puts a table of the same numbers beside it.
 
 Horizontal positions are percentages of the chart's width and heights are pixels, with no
 viewBox: the text keeps its size at any width (1280 px or a 390 px phone) instead of shrinking

@@ -12,7 +12,13 @@ from django.http import Http404
 
 from accounts import idnumber
 from accounts.models import InsuredPerson, RegionPolicy, User
-from accounts.selectors import adult_birth_cutoff, in_staff_scope, person_for_user, uuid_or_404
+from accounts.selectors import (
+    adult_birth_cutoff,
+    in_staff_scope,
+    person_for_user,
+    staff_get_or_404,
+    uuid_or_404,
+)
 
 from .. import hooks
 from ..clock import local_date
@@ -241,16 +247,21 @@ def consents_pending_for(*, person: InsuredPerson, at: dt.datetime) -> list[Auth
     )
 
 
-def authorization_get_for_holder(*, user: User, public_id) -> Authorization:
-    """Only the holder's own login gets it; anyone else gets 404 (not 403: nothing is revealed)."""
+def _authorization_or_404(public_id, *who: Q, **filters) -> Authorization:
+    """The authorization with `public_id` and its people, when it matches `who`; 404 otherwise."""
     item = (
         _with_people(Authorization.objects.filter(public_id=uuid_or_404(public_id)))
-        .filter(holder__user_id=user.pk)
+        .filter(*who, **filters)
         .first()
     )
     if item is None:
         raise Http404
     return item
+
+
+def authorization_get_for_holder(*, user: User, public_id) -> Authorization:
+    """Only the holder's own login gets it; anyone else gets 404 (not 403: nothing is revealed)."""
+    return _authorization_or_404(public_id, holder__user_id=user.pk)
 
 
 def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> Authorization:
@@ -260,14 +271,7 @@ def authorization_get_for_member(*, user: User, public_id, at: dt.datetime) -> A
         raise Http404
     day = local_date(at)
     ward_ids = Guardianship.objects.valid_on(day).filter(guardian=person).values("ward_id")
-    item = (
-        _with_people(Authorization.objects.filter(public_id=uuid_or_404(public_id)))
-        .filter(Q(member=person) | Q(member_id__in=ward_ids))
-        .first()
-    )
-    if item is None:
-        raise Http404
-    return item
+    return _authorization_or_404(public_id, Q(member=person) | Q(member_id__in=ward_ids))
 
 
 def letter_get_for_holder(*, user: User, public_id) -> CommitmentLetter:
@@ -382,18 +386,12 @@ def authorization_get_for_staff(*, user: User, public_id) -> Authorization:
 def relationship_get_for_staff(*, user: User, public_id) -> Relationship:
     """A relationship whose holder is of the staff user's regions, with its holder."""
 
-    item = (
-        in_staff_scope(
-            Relationship.objects.select_related("holder__region"),
-            user=user,
-            region_field="holder__region",
-        )
-        .filter(public_id=uuid_or_404(public_id))
-        .first()
+    return staff_get_or_404(
+        Relationship.objects.select_related("holder__region"),
+        user=user,
+        region_field="holder__region",
+        public_id=public_id,
     )
-    if item is None:
-        raise Http404
-    return item
 
 
 def relationship_live_authorizations(*, relationship: Relationship) -> list[Authorization]:

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User, mask_name
-from accounts.selectors import in_staff_scope, uuid_or_404
+from accounts.selectors import staff_get_or_404
 
 from ..letter_print import member_lines, region_name
 from ..models import CommitmentLetter, Relationship
@@ -34,18 +34,12 @@ RELATIONSHIP_ENDED = _("家庭共济关系已终止")
 def letter_get_for_staff(*, user: User, public_id) -> CommitmentLetter:
     """A letter whose holder is of the staff user's regions (404 for any other, whether it
     exists or not), with the holder and region (one query, plus the user's regions once)."""
-    item = (
-        in_staff_scope(
-            CommitmentLetter.objects.select_related("holder__region"),
-            user=user,
-            region_field="holder__region",
-        )
-        .filter(public_id=uuid_or_404(public_id))
-        .first()
+    return staff_get_or_404(
+        CommitmentLetter.objects.select_related("holder__region"),
+        user=user,
+        region_field="holder__region",
+        public_id=public_id,
     )
-    if item is None:
-        raise Http404
-    return item
 
 
 def normalize_code(code: str) -> str | None:

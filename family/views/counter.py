@@ -30,7 +30,7 @@ from family.forms.counter_actions import (
 )
 from family.forms.member import OrderMoveForm
 from family.models import Authorization, Relationship
-from family.views.member import order_move
+from family.views.member import AuthorizationRevokeMixin, is_last_member, order_move
 
 COUNTER = AuditEntry.Channel.COUNTER
 
@@ -56,9 +56,10 @@ def _state(item: Authorization) -> Authorization:
 # revoke one member (R15)
 
 
-class AuthorizationRevokeView(CounterMixin, FormView):
+class AuthorizationRevokeView(AuthorizationRevokeMixin, CounterMixin, FormView):
     template_name = "staff/counter_revoke.html"
     form_class = CounterRevokeForm
+    channel = COUNTER
     permission_required = ("accounts.view_insuredperson", "family.change_authorization")
 
     @cached_property
@@ -71,23 +72,11 @@ class AuthorizationRevokeView(CounterMixin, FormView):
         item = _state(self.authorization)
         return super().get_context_data(
             authorization=item,
-            last_member=item.is_live
-            and not selectors.relationship_has_other_live(authorization=item),
+            last_member=is_last_member(item),
             **kwargs,
         )
 
-    def form_valid(self, form):
-        item = self.authorization
-        try:
-            services.authorization_revoke(
-                authorization=item,
-                actor=self.request.user,
-                channel=COUNTER,
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
+    def revoked(self, item):
         names = {"member": item.member.name, "holder": item.holder.name}
         messages.success(self.request, str(REVOKED) % names)
         return redirect("staff:person", public_id=item.holder.public_id)

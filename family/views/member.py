@@ -109,11 +109,10 @@ class ConsentListView(CitizenMixin, TemplateView):
         return context
 
 
-# Per login, so a guessed password cannot be tried without end (the service re-verifies it).
-@method_decorator(ratelimit(key="user", rate="10/15m", method="POST", block=True), name="post")
-class ConsentAnswerView(LoginRequiredMixin, FormView):
-    template_name = "family/consent_answer.html"
-    form_class = ConsentAnswerForm
+class MemberAuthorizationMixin(LoginRequiredMixin):
+    """A page about one authorization of the login as member, or of a ward they act for:
+    `self.now` and `self.authorization` (404 for anyone else); the context has the item, its
+    state now and whether the login acts for a ward."""
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
@@ -125,16 +124,26 @@ class ConsentAnswerView(LoginRequiredMixin, FormView):
 
     def get_context_data(self, **kwargs):
         item = self.authorization
-        answerable = item.status == Authorization.Status.PENDING_CONSENT and (
-            item.consent_deadline is None or self.now <= item.consent_deadline
-        )
         return super().get_context_data(
             authorization=item,
             state=_state(item, self.now),
-            answerable=answerable,
             for_ward=item.member.user_id != self.request.user.pk,
             **kwargs,
         )
+
+
+# Per login, so a guessed password cannot be tried without end (the service re-verifies it).
+@method_decorator(ratelimit(key="user", rate="10/15m", method="POST", block=True), name="post")
+class ConsentAnswerView(MemberAuthorizationMixin, FormView):
+    template_name = "family/consent_answer.html"
+    form_class = ConsentAnswerForm
+
+    def get_context_data(self, **kwargs):
+        item = self.authorization
+        answerable = item.status == Authorization.Status.PENDING_CONSENT and (
+            item.consent_deadline is None or self.now <= item.consent_deadline
+        )
+        return super().get_context_data(answerable=answerable, **kwargs)
 
     def form_valid(self, form):
         item, user = self.authorization, self.request.user
@@ -251,9 +260,38 @@ class OrderView(CitizenMixin, View):
 # revoke (holder) and leave (member or guardian), R15
 
 
-class RevokeView(LoginRequiredMixin, FormView):
+def is_last_member(item: Authorization) -> bool:
+    """Whether ending `item` leaves its relationship without a live member (the confirm pages
+    say that the relationship ends too)."""
+    return item.is_live and not selectors.relationship_has_other_live(authorization=item)
+
+
+class AuthorizationRevokeMixin:
+    """Revoking `self.authorization` (R15), online by its holder or for them at the counter:
+    the same service with the form's reason; a `ValidationError` is shown on the form, otherwise
+    `revoked(item)` answers. Only the channel and what follows differ."""
+
+    channel: str
+
+    def form_valid(self, form):
+        item = self.authorization
+        try:
+            services.authorization_revoke(
+                authorization=item,
+                actor=self.request.user,
+                channel=self.channel,
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+            return self.form_invalid(form)
+        return self.revoked(item)
+
+
+class RevokeView(AuthorizationRevokeMixin, LoginRequiredMixin, FormView):
     template_name = "family/revoke_confirm.html"
     form_class = RevokeForm
+    channel = ONLINE
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
@@ -267,49 +305,21 @@ class RevokeView(LoginRequiredMixin, FormView):
         return super().get_context_data(
             authorization=item,
             state=_state(item, timezone.now()),
-            last_member=item.is_live
-            and not selectors.relationship_has_other_live(authorization=item),
+            last_member=is_last_member(item),
             **kwargs,
         )
 
-    def form_valid(self, form):
-        item = self.authorization
-        try:
-            services.authorization_revoke(
-                authorization=item,
-                actor=self.request.user,
-                channel=ONLINE,
-                reason=form.cleaned_data["reason"],
-            )
-        except ValidationError as exc:
-            form.add_error(None, exc)
-            return self.form_invalid(form)
+    def revoked(self, item):
         messages.success(self.request, str(REVOKED) % {"member": item.member.name})
         return redirect("family:overview")
 
 
-class LeaveView(LoginRequiredMixin, FormView):
+class LeaveView(MemberAuthorizationMixin, FormView):
     template_name = "family/leave_confirm.html"
     form_class = LeaveForm
 
-    def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated:
-            self.now = timezone.now()
-            self.authorization = selectors.authorization_get_for_member(
-                user=request.user, public_id=kwargs["public_id"], at=self.now
-            )
-        return super().dispatch(request, *args, **kwargs)
-
     def get_context_data(self, **kwargs):
-        item = self.authorization
-        return super().get_context_data(
-            authorization=item,
-            state=_state(item, self.now),
-            for_ward=item.member.user_id != self.request.user.pk,
-            last_member=item.is_live
-            and not selectors.relationship_has_other_live(authorization=item),
-            **kwargs,
-        )
+        return super().get_context_data(last_member=is_last_member(self.authorization), **kwargs)
 
     def form_valid(self, form):
         item = self.authorization

@@ -15,7 +15,7 @@ from accounts.models import ResidentPremium
 from family.models import Authorization
 
 from ..models import PremiumPayment
-from .premium import PAY_TYPE_REQUIRED, YEAR_REQUIRED
+from .premium import pay_type_field, year_choices, year_field
 
 PayType = PremiumPayment.PayType
 
@@ -46,18 +46,8 @@ class PremiumCounterChooseForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": HOLDER_REQUIRED, "invalid_choice": HOLDER_REQUIRED},
     )
-    year = forms.TypedChoiceField(
-        label=_("缴费年度"),
-        coerce=int,
-        error_messages={"required": YEAR_REQUIRED, "invalid_choice": YEAR_REQUIRED},
-    )
-    pay_type = forms.ChoiceField(
-        label=_("代缴方式"),
-        choices=[(value, COUNTER_PAY_TYPE_HELP[value]) for value in PayType.values],
-        widget=forms.RadioSelect,
-        initial=PayType.PERSONAL,
-        error_messages={"required": PAY_TYPE_REQUIRED, "invalid_choice": PAY_TYPE_REQUIRED},
-    )
+    year = year_field()
+    pay_type = pay_type_field(COUNTER_PAY_TYPE_HELP, initial=PayType.PERSONAL)
 
     def __init__(
         self,
@@ -71,10 +61,7 @@ class PremiumCounterChooseForm(forms.Form):
         self.fields["holder"].choices = [
             (str(a.holder.public_id), holder_label(a)) for a in authorizations
         ]
-        self.fields["year"].choices = [
-            ("", _("请选择")),
-            *((p.year, _("%(year)s年度") % {"year": p.year}) for p in premiums),
-        ]
+        self.fields["year"].choices = year_choices(p.year for p in premiums)
         self.helper = FormHelper()
         self.helper.form_method = "get"
         self.helper.disable_csrf = True

@@ -30,6 +30,30 @@ PAY_TYPE_HELP = {
 }
 
 
+def year_field() -> forms.TypedChoiceField:
+    """缴费年度, the same on the citizen and the counter pages; choices from `year_choices`."""
+    return forms.TypedChoiceField(
+        label=_("缴费年度"),
+        coerce=int,
+        error_messages={"required": YEAR_REQUIRED, "invalid_choice": YEAR_REQUIRED},
+    )
+
+
+def year_choices(years) -> list:
+    return [("", _("请选择")), *((y, _("%(year)s年度") % {"year": y}) for y in years)]
+
+
+def pay_type_field(help_texts: dict, **kwargs) -> forms.ChoiceField:
+    """代缴方式, each choice labelled by what it means to whoever reads it (`help_texts`)."""
+    return forms.ChoiceField(
+        label=_("代缴方式"),
+        choices=[(value, help_texts[value]) for value in PayType.values],
+        widget=forms.RadioSelect,
+        error_messages={"required": PAY_TYPE_REQUIRED, "invalid_choice": PAY_TYPE_REQUIRED},
+        **kwargs,
+    )
+
+
 def member_label(authorization: Authorization) -> str:
     member = authorization.member
     return f"{member.name}（{member.masked_id_number}）· {authorization.get_relation_display()}"
@@ -44,17 +68,8 @@ class PremiumChooseForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": MEMBER_REQUIRED, "invalid_choice": MEMBER_REQUIRED},
     )
-    year = forms.TypedChoiceField(
-        label=_("缴费年度"),
-        coerce=int,
-        error_messages={"required": YEAR_REQUIRED, "invalid_choice": YEAR_REQUIRED},
-    )
-    pay_type = forms.ChoiceField(
-        label=_("代缴方式"),
-        choices=[(value, PAY_TYPE_HELP[value]) for value in PayType.values],
-        widget=forms.RadioSelect,
-        error_messages={"required": PAY_TYPE_REQUIRED, "invalid_choice": PAY_TYPE_REQUIRED},
-    )
+    year = year_field()
+    pay_type = pay_type_field(PAY_TYPE_HELP)
 
     def __init__(
         self,
@@ -71,10 +86,7 @@ class PremiumChooseForm(forms.Form):
             (str(a.member.public_id), member_label(a)) for a in members
         ]
         years = sorted({p.year for p in premiums}, reverse=True)
-        self.fields["year"].choices = [
-            ("", _("请选择")),
-            *((y, _("%(year)s年度") % {"year": y}) for y in years),
-        ]
+        self.fields["year"].choices = year_choices(years)
         self.helper = FormHelper()
         self.helper.form_method = "post"
         self.helper.layout = Layout(

@@ -162,38 +162,32 @@ def dashboard_for_staff(
     # 4. Mutual-aid spending by month and category (one query paid, one refunded).
     months = [_month_start(today, back) for back in range(SPENDING_MONTHS - 1, -1, -1)]
     since, until = midnight(months[0]), midnight(_month_start(today, -1))
-    paid = (
-        scoped(
-            SettlementLine.objects.filter(
-                source=SettlementLine.Source.MUTUAL_AID,
-                settlement__occurred_at__gte=since,
-                settlement__occurred_at__lt=until,
-            ),
-            "payer__region",
+
+    def spending(model, via: str) -> QuerySet:
+        """Totals per month and category of `model`'s mutual-aid rows; `via` is the path from
+        its rows to their SettlementLine ("" for the lines themselves)."""
+        return (
+            scoped(
+                model.objects.filter(
+                    **{
+                        f"{via}source": SettlementLine.Source.MUTUAL_AID,
+                        f"{via}settlement__occurred_at__gte": since,
+                        f"{via}settlement__occurred_at__lt": until,
+                    }
+                ),
+                f"{via}payer__region",
+            )
+            .annotate(
+                month=TruncMonth(f"{via}settlement__occurred_at", tzinfo=tz),
+                category=F(f"{via}settlement__category"),
+            )
+            .values_list("month", "category")
+            .annotate(total=Sum("amount"))
         )
-        .annotate(
-            month=TruncMonth("settlement__occurred_at", tzinfo=tz),
-            category=F("settlement__category"),
-        )
-        .values_list("month", "category")
-        .annotate(total=Sum("amount"))
-    )
-    refunded = (
-        scoped(
-            RefundLine.objects.filter(
-                settlement_line__source=SettlementLine.Source.MUTUAL_AID,
-                settlement_line__settlement__occurred_at__gte=since,
-                settlement_line__settlement__occurred_at__lt=until,
-            ),
-            "settlement_line__payer__region",
-        )
-        .annotate(
-            month=TruncMonth("settlement_line__settlement__occurred_at", tzinfo=tz),
-            category=F("settlement_line__settlement__category"),
-        )
-        .values_list("month", "category")
-        .annotate(total=Sum("amount"))
-    )
+
+    paid = spending(SettlementLine, "")
+    refunded = spending(RefundLine, "settlement_line__")
+
     cells: dict[tuple[dt.date, str], dict[str, Decimal]] = defaultdict(
         lambda: {"paid": ZERO, "refunded": ZERO}
     )

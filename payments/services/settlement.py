@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -47,6 +47,8 @@ from . import ledger
 if TYPE_CHECKING:
     from family.models import Authorization
 
+T = TypeVar("T")
+
 # R12
 INELIGIBLE_CATEGORY = _("该费用类别不属于个人账户（含家庭共济）的支付范围")
 # R17
@@ -67,6 +69,24 @@ def _replay(model, *, lookup: dict, request_hash: str):
     if existing.request_hash != request_hash:
         raise ValidationError(IDEMPOTENCY_CONFLICT, code="idempotency_conflict")
     return existing
+
+
+def _once(model, *, lookup: dict, request_hash: str, write: Callable[[], T]) -> tuple[T, bool]:
+    """Idempotent write: a replay of the same key and request returns the row the first request
+    made, with created=False, and the same key with another request is refused (`_replay`);
+    otherwise `write` runs in its own durable transaction. Two requests with one key at the
+    same instant: the one that loses on the key's unique constraint answers with the other's
+    row."""
+    if (found := _replay(model, lookup=lookup, request_hash=request_hash)) is not None:
+        return found, False
+    try:
+        with transaction.atomic(durable=True):
+            made = write()
+    except IntegrityError:
+        if (found := _replay(model, lookup=lookup, request_hash=request_hash)) is not None:
+            return found, False
+        raise
+    return made, True
 
 
 def _mutual_aid_allowed(*, patient: InsuredPerson, institution: Institution, at: dt.datetime):
@@ -97,28 +117,22 @@ def settlement_create(
 ) -> tuple[Settlement, bool]:
     """Settle; returns (settlement, created). A replay of the same key and request returns the
     original settlement with created=False; the same key with another request is refused."""
-    lookup = {"institution": institution, "idempotency_key": idempotency_key}
-    if (found := _replay(Settlement, lookup=lookup, request_hash=request_hash)) is not None:
-        return found, False
-    try:
-        with transaction.atomic(durable=True):
-            settlement = _settle(
-                institution=institution,
-                patient=patient,
-                category=category,
-                amount=amount,
-                occurred_at=occurred_at,
-                items=items,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                at=at or timezone.now(),
-            )
-    except IntegrityError:
-        # Two requests with one key at the same instant: the other one committed first.
-        if (found := _replay(Settlement, lookup=lookup, request_hash=request_hash)) is not None:
-            return found, False
-        raise
-    return settlement, True
+    return _once(
+        Settlement,
+        lookup={"institution": institution, "idempotency_key": idempotency_key},
+        request_hash=request_hash,
+        write=lambda: _settle(
+            institution=institution,
+            patient=patient,
+            category=category,
+            amount=amount,
+            occurred_at=occurred_at,
+            items=items,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            at=at or timezone.now(),
+        ),
+    )
 
 
 def _settle(*, institution, patient, category, amount, occurred_at, items, idempotency_key,
@@ -274,23 +288,18 @@ def settlement_refund(
     """Refund part or all of a settlement (R11, R17): in reverse order of payment, so the cash
     paid last comes back first, then each account line from the last to the first, each to the
     account it came from and to no one else."""
-    lookup = {"settlement": settlement, "idempotency_key": idempotency_key}
-    if (found := _replay(Refund, lookup=lookup, request_hash=request_hash)) is not None:
-        return found, False
-    try:
-        with transaction.atomic(durable=True):
-            refund = _refund(
-                settlement=settlement,
-                amount=amount,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                at=at or timezone.now(),
-            )
-    except IntegrityError:
-        if (found := _replay(Refund, lookup=lookup, request_hash=request_hash)) is not None:
-            return found, False
-        raise
-    return refund, True
+    return _once(
+        Refund,
+        lookup={"settlement": settlement, "idempotency_key": idempotency_key},
+        request_hash=request_hash,
+        write=lambda: _refund(
+            settlement=settlement,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            at=at or timezone.now(),
+        ),
+    )
 
 
 def _refund(*, settlement, amount, idempotency_key, request_hash, at) -> Refund:

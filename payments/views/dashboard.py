@@ -49,6 +49,7 @@ def dashboard_charts(board) -> dict:
             points=[(label, n) for _s, label, n in board.authorizations],
             unit=items,
         ),
+        "status_rows": [{"label": label, "value": n} for _s, label, n in board.authorizations],
         "days_chart": column_chart(
             title=_g("近%(days)s天每日新增绑定") % {"days": len(days)},
             points=days,
