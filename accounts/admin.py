@@ -174,8 +174,14 @@ class RegionPolicyAdmin(RegionScopedAdminMixin, AuditedAdmin):
         "member_in_several_relationships",
         "consent_age",
         "counter_agreement",
+        "wallet_enabled",
     ]
-    list_filter = ["member_scope", "member_in_several_relationships", "counter_agreement"]
+    list_filter = [
+        "member_scope",
+        "member_in_several_relationships",
+        "counter_agreement",
+        "wallet_enabled",
+    ]
     search_fields = ["code", "name"]
     readonly_fields = ["province_code", "created_at", "updated_at"]
     fieldsets = [
@@ -216,6 +222,7 @@ class RegionPolicyAdmin(RegionScopedAdminMixin, AuditedAdmin):
                 ]
             },
         ),
+        (_("医保钱包"), {"fields": ["wallet_enabled"]}),
         (_("记录"), {"fields": ["created_at", "updated_at"]}),
     ]
 

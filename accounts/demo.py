@@ -26,6 +26,9 @@ _JIANGSU = {
     "consent_age": 16,
     "consent_days": 7,
     "counter_agreement": RegionPolicy.CounterAgreement.RELATIONSHIP_LETTER,
+    # R23: the demo offers the wallet in all four regions (320100 and 659004 get it from
+    # migration 0008, which runs before seed_demo; the seed sets it on the regions it creates).
+    "wallet_enabled": True,
 }
 REGIONS = [
     ("320100", "南京市", _JIANGSU),

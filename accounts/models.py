@@ -168,6 +168,12 @@ class RegionPolicy(models.Model):
         default=True,
         help_text=_("绑定祖父母、外祖父母、孙子女、外孙子女时须经审核"),
     )
+    # R23 (the wallet app reads it; accounts knows nothing of wallets)
+    wallet_enabled = models.BooleanField(
+        _("开通医保钱包"),
+        default=False,
+        help_text=_("勾选后，本统筹区正常参保的参保人可以确认使用医保钱包"),
+    )
     created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新时间"), auto_now=True)
 
@@ -429,6 +435,8 @@ AUDIT_ACTION_LABELS = {
     "institution.secret_rotate": pgettext_lazy("audit action", "更换机构接口密钥"),
     "ledger.reconcile": pgettext_lazy("audit action", "个人账户对账"),
     "audit.export": pgettext_lazy("audit action", "导出审计记录"),
+    "wallet.open": pgettext_lazy("audit action", "确认使用医保钱包"),
+    "wallet.close": pgettext_lazy("audit action", "关闭医保钱包"),
 }
 
 
