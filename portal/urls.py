@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 import accounts.urls
 import family.urls
 import payments.urls
+import wallet.urls
 from accounts.views import HomeView
 from family.views.letters import LetterVerifyView
 from payments.api import api
@@ -32,6 +33,7 @@ urlpatterns = [
     path("family/", include(family.urls)),
     path("verify/<str:code>", LetterVerifyView.as_view(), name="verify"),
     path("payments/", include(payments.urls)),
+    path("wallet/", include(wallet.urls)),
     path("staff/", include((staff_patterns, "staff"))),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),

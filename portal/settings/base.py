@@ -33,10 +33,11 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "axes",
     "django_celery_beat",
-    # Ours, in dependency order: accounts <- family <- payments.
+    # Ours, in dependency order: accounts <- family <- payments <- wallet.
     "accounts",
     "family",
     "payments",
+    "wallet",
 ]
 
 MIDDLEWARE = [

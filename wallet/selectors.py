@@ -1,0 +1,92 @@
+"""Reads of the wallet pages (R23), scoped to the person who asks: a citizen reads only their
+own wallet, found through their own insured person, never through an id in the URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+from accounts.models import InsuredPerson
+
+from .errors import (
+    WALLET_ALREADY_OPEN,
+    WALLET_NOT_EMPTY,
+    WALLET_NOT_OFFERED,
+    WALLET_NOT_OPEN,
+    WALLET_PERSON_NOT_NORMAL,
+)
+from .models import Wallet
+
+
+def wallet_for_person(*, person: InsuredPerson) -> Wallet | None:
+    """The person's wallet, open or closed; None if they never opened one."""
+    return Wallet.objects.filter(person_id=person.pk).first()
+
+
+def insured_place(person: InsuredPerson) -> str:
+    """参保地 as the open page asks the person to confirm it: 江苏省南京市（320100）."""
+    region = person.region
+    return f"{region.province_name}{region.name}（{region.code}）"
+
+
+def open_refusal(*, person: InsuredPerson, wallet: Wallet | None) -> ValidationError | None:
+    """Why `person` may not open a wallet now (R23), or None: the region offers wallets, the
+    person is in normal status and has no open wallet. The confirmations are the form's."""
+    if wallet is not None and wallet.is_open:
+        return ValidationError(WALLET_ALREADY_OPEN, code="wallet_already_open")
+    if not person.region.wallet_enabled:
+        return ValidationError(WALLET_NOT_OFFERED, code="wallet_not_offered")
+    if person.status != InsuredPerson.Status.NORMAL:
+        return ValidationError(WALLET_PERSON_NOT_NORMAL, code="wallet_person_not_normal")
+    return None
+
+
+def close_refusal(*, wallet: Wallet | None) -> ValidationError | None:
+    """Why the wallet may not close now (R23: only when empty and nothing is pending), or None.
+
+    Today nothing can be pending (there are no transfers yet), so "empty" is the balance alone;
+    transfers (sent and not yet accepted or declined) add their check here."""
+    if wallet is None or not wallet.is_open:
+        return ValidationError(WALLET_NOT_OPEN, code="wallet_not_open")
+    if wallet.balance != 0:
+        return ValidationError(WALLET_NOT_EMPTY, code="wallet_not_empty")
+    return None
+
+
+@dataclass(frozen=True)
+class WalletPage:
+    """What the wallet pages show: the person's wallet (or None), the place and the masked phone
+    they confirm, and why opening or closing would be refused now (None: it would not)."""
+
+    person: InsuredPerson
+    wallet: Wallet | None
+    insured_place: str
+    masked_phone: str
+    open_refusal: ValidationError | None
+    close_refusal: ValidationError | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.wallet is not None and self.wallet.is_open
+
+    @property
+    def open_message(self) -> str:
+        return self.open_refusal.messages[0] if self.open_refusal else ""
+
+    @property
+    def close_message(self) -> str:
+        return self.close_refusal.messages[0] if self.close_refusal else ""
+
+
+def wallet_page(*, person: InsuredPerson) -> WalletPage:
+    """The context of the overview, open and close pages (`person` read with its region)."""
+    wallet = wallet_for_person(person=person)
+    return WalletPage(
+        person=person,
+        wallet=wallet,
+        insured_place=insured_place(person),
+        masked_phone=person.masked_phone,
+        open_refusal=open_refusal(person=person, wallet=wallet),
+        close_refusal=close_refusal(wallet=wallet),
+    )
