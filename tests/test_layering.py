@@ -1,7 +1,8 @@
 """Import layering (issue 14 point 3), read from the source with `ast` (imports inside functions
 included): the apps never import `portal` (the project's wiring imports them, not the reverse;
 settings are read through `django.conf.settings`), tasks import services, never the reverse, reads
-never import writes, and no two modules of the apps import each other, however indirectly."""
+never import writes, no two modules of the apps import each other, however indirectly, and the
+wallet app (R23) sits above payments: no lower app imports it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("accounts", "family", "payments")
+APPS = ("accounts", "family", "payments", "wallet")
+BELOW_WALLET = ("accounts", "family", "payments")
 
 
 def module_files(package: str) -> dict[str, Path]:
@@ -75,6 +77,11 @@ def test_the_import_reader_sees_relative_and_function_level_imports(tmp_path):
 
 def test_no_app_imports_portal():
     assert importers_of("portal", APPS) == []
+
+
+def test_no_lower_app_imports_wallet():  # R23: accounts <- family <- payments <- wallet
+    assert module_files("wallet")  # the scan sees the app
+    assert importers_of("wallet", BELOW_WALLET) == []
 
 
 def test_accounts_services_do_not_import_accounts_tasks():

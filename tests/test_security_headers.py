@@ -21,7 +21,14 @@ def _policy(response) -> dict[str, list[str]]:
 
 
 PUBLIC = ["home", "accounts:login", "accounts:activate"]
-CITIZEN = ["family:overview", "family:records", "payments:statement", "accounts:inbox"]
+CITIZEN = [
+    "family:overview",
+    "family:records",
+    "payments:statement",
+    "accounts:inbox",
+    "wallet:overview",
+    "wallet:open",
+]
 
 
 @pytest.mark.parametrize("name", PUBLIC)

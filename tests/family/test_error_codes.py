@@ -2,7 +2,8 @@
 translated text), and no rule number in what a person reads (R6 etc. stay in comments and codes).
 
 Read from the source (ast), so a new `ValidationError(SOME_MESSAGE, code=...)` anywhere in the
-family app is held to the same convention: the code is the constant's name in lower case."""
+family and wallet apps is held to the same convention: the code is the constant's name in lower
+case."""
 
 from __future__ import annotations
 
@@ -12,15 +13,16 @@ from pathlib import Path
 
 from family.services import STATE_CODES
 from family.views import binding, counter_binding, member
+from wallet import forms as wallet_forms
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_PREFIX = re.compile(r"R\d+(?:/R\d+)*[：:]")
 
 
-def _raised() -> list[tuple[str, str, str]]:
-    """(message constant, code, where) of every ValidationError(CONSTANT, code="...")."""
+def _raised(app: str = "family") -> list[tuple[str, str, str]]:
+    """(message constant, code, where) of every ValidationError(CONSTANT, code="...") of `app`."""
     found = []
-    for path in sorted((ROOT / "family").rglob("*.py")):
+    for path in sorted((ROOT / app).rglob("*.py")):
         if "migrations" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -48,6 +50,14 @@ def test_every_refusal_has_its_own_code_named_after_its_message():
     assert len(raised) > 80  # the scan found the services, checks, forms and counter
     wrong = [(name, code, where) for name, code, where in raised if code != name.lower()]
     assert wrong == []
+
+
+def test_every_wallet_refusal_has_its_own_code_named_after_its_message():  # R23
+    raised = _raised("wallet")
+    assert len(raised) >= 8  # the services and selectors of wallet/
+    wrong = [(name, code, where) for name, code, where in raised if code != name.lower()]
+    assert wrong == []
+    assert set(wallet_forms.FIELD_ERRORS) <= {code for _name, code, _where in raised}
 
 
 def test_the_codes_views_map_to_fields_are_codes_the_services_raise():

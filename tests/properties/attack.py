@@ -71,7 +71,13 @@ def _activation(client, world) -> None:
     assert response.status_code == 302, response.content.decode()[:2000]
 
 
-PREPARE = {"bind_draft": _bind_draft, "activation": _activation}
+def _wallet_open(client, world) -> None:
+    """王建国 has opened his wallet (the close page then shows its form)."""
+    response = client.post(reverse("wallet:open"), {"confirm_place": "on", "confirm_phone": "on"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+PREPARE = {"bind_draft": _bind_draft, "activation": _activation, "wallet_open": _wallet_open}
 
 
 def _prepare(client, world, page: Page) -> None:

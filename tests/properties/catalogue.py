@@ -76,6 +76,10 @@ PAGES = [
     Page("payments:statement-csv", HOLDER),
     Page("payments:paid-for-me", PARENT),
     Page("payments:paid-for-ward", XJ_HOLDER, "ward"),
+    # wallet (R23): 王建国 in 南京, whose policy offers it; the close page with his wallet open
+    Page("wallet:overview", HOLDER),
+    Page("wallet:open", HOLDER),
+    Page("wallet:close", HOLDER, prepare="wallet_open"),
     # the staff console
     Page("staff:home", CLERK),
     Page("staff:person-search", CLERK),
