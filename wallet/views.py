@@ -62,11 +62,17 @@ class WalletFormMixin(WalletMixin):
     def call(self, form) -> None:
         raise NotImplementedError
 
+    def shown_refusal(self) -> ValidationError | None:
+        """The refusal the page already shows instead of its form (not repeated above it)."""
+        raise NotImplementedError
+
     def form_valid(self, form):
         try:
             self.call(form)
         except ValidationError as exc:
-            place_error(form, exc, FIELD_ERRORS)
+            shown = self.shown_refusal()
+            if shown is None or shown.code != exc.code:
+                place_error(form, exc, FIELD_ERRORS)
             return self.form_invalid(form)
         messages.success(self.request, self.done_message)
         return redirect("wallet:overview")
@@ -85,6 +91,9 @@ class WalletOpenView(WalletFormMixin, FormView):
             "phone": page.masked_phone,
         }
 
+    def shown_refusal(self) -> ValidationError | None:
+        return self.page.open_refusal
+
     def call(self, form) -> None:
         services.wallet_open(
             person=self.person,
@@ -99,6 +108,9 @@ class WalletCloseView(WalletFormMixin, FormView):
     template_name = "wallet/close.html"
     form_class = WalletCloseForm
     done_message = CLOSED
+
+    def shown_refusal(self) -> ValidationError | None:
+        return self.page.close_refusal
 
     def call(self, form) -> None:
         services.wallet_close(

@@ -7,6 +7,7 @@ offers the wallet; 孙强 has transferred out."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from decimal import Decimal
 
 import pytest
@@ -168,11 +169,30 @@ class TestClose:
 def test_a_double_open_racing_on_two_connections_opens_one_wallet(demo_transactional):  # R23
     wang = demo_transactional["王建国"]
     for _round in range(3):
-        outcomes = run_together(lambda: open_for(wang), lambda: open_for(wang))
+        outcomes = run_together(
+            lambda: open_for(wang), lambda: open_for(wang), refused=lambda exc: exc.code
+        )
         kinds = sorted(kind for kind, _value in outcomes)
         assert kinds == ["ok", "refused"], outcomes
-        assert next(v for k, v in outcomes if k == "refused") == [str(errors.WALLET_ALREADY_OPEN)]
+        assert next(v for k, v in outcomes if k == "refused") == "wallet_already_open"
         assert Wallet.objects.filter(person=wang).count() == 1
         assert Wallet.objects.get(person=wang).is_open
         close_for(wang)  # the next round reopens the same row
     assert AuditEntry.objects.filter(action="wallet.open").count() == 3
+
+
+@pytest.mark.django_db
+def test_the_migration_turns_the_wallet_on_for_the_demo_regions_it_finds(demo_accounts):  # R23
+    """accounts/migrations/0008 on a database with some of the demo regions and another one:
+    those it names are turned on, the others stay off (a fresh migrate has 320100 and 659004;
+    seed_demo creates the other two with the wallet on, so both paths agree)."""
+    from django.apps import apps
+
+    migration = importlib.import_module("accounts.migrations.0008_region_wallet_enabled")
+    RegionPolicy.objects.update(wallet_enabled=False)
+    other = RegionPolicy.objects.create(code="110100", name="北京市")
+    migration.wallets_on(apps, None)
+    on = set(RegionPolicy.objects.filter(wallet_enabled=True).values_list("code", flat=True))
+    assert on == set(migration.DEMO_WALLET_REGIONS) == {"320100", "320200", "330100", "659004"}
+    other.refresh_from_db()
+    assert not other.wallet_enabled
