@@ -32,9 +32,10 @@ def _check_actor(person: InsuredPerson, actor: User, channel: str) -> None:
 
 
 def _lock_person(person: InsuredPerson) -> InsuredPerson:
-    """The person's row, locked (FOR UPDATE of that row only): two opens of one person queue."""
+    """The person's row, locked (NO KEY, of that row only, as the family services lock people):
+    two opens of one person queue, while settlements' key-share locks on it do not wait."""
     return (
-        InsuredPerson.objects.select_for_update(of=("self",))
+        InsuredPerson.objects.select_for_update(no_key=True, of=("self",))
         .select_related("region")
         .get(pk=person.pk)
     )
