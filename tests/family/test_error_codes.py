@@ -17,6 +17,9 @@ from wallet import forms as wallet_forms
 
 ROOT = Path(__file__).resolve().parents[2]
 RULE_PREFIX = re.compile(r"R\d+(?:/R\d+)*[：:]")
+# A rule cited in parentheses in running text: （R15）, （R9、R10）.
+RULE_IN_TEXT = re.compile(r"[（(]R\d+(?:[、,]\s*R\d+)*[）)]")
+COMMENT = re.compile(r"\{#.*?#\}|\{% comment %\}.*?\{% endcomment %\}", re.S)
 
 
 def _raised(app: str = "family") -> list[tuple[str, str, str]]:
@@ -109,3 +112,21 @@ def test_the_rule_number_finder_finds_one():
     assert RULE_PREFIX.search("R6：授权开始时间不得早于当前时间")
     assert RULE_PREFIX.search("R7/R22: only the holder")
     assert not RULE_PREFIX.search("授权开始时间不得早于当前时间")
+
+
+def test_no_template_shows_a_rule_number():
+    """Pages say what happens in plain words; the rule behind a sentence may be named in a
+    template comment, not in the text."""
+    shown = {}
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        text = COMMENT.sub("", path.read_text())
+        found = RULE_PREFIX.findall(text) + RULE_IN_TEXT.findall(text)
+        if found:
+            shown[str(path.relative_to(ROOT))] = found
+    assert shown == {}
+
+
+def test_the_rule_in_text_finder_finds_one():
+    assert RULE_IN_TEXT.search("可随时查询（R15）。")
+    assert RULE_IN_TEXT.search("（R9、R10）")
+    assert not RULE_IN_TEXT.search("（本人）")
