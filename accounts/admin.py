@@ -152,7 +152,7 @@ class RegionPolicyForm(forms.ModelForm):
         label=_("窗口可接受的关系证明"),
         choices=RelationProof.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("窗口绑定时须查验其中至少一种（R18）"),
+        help_text=_("窗口绑定时须查验其中至少一种"),  # R18
     )
 
     class Meta:
@@ -201,7 +201,7 @@ class RegionPolicyAdmin(RegionScopedAdminMixin, AuditedAdmin):
             },
         ),
         (
-            _("共济使用限制（R21）"),
+            _("共济使用限制"),  # R21
             {
                 "fields": [
                     "max_members_at_once",

@@ -102,7 +102,7 @@ class RegionPolicy(models.Model):
         blank=True,
         default=16,
         validators=[MaxValueValidator(ADULT_AGE)],
-        help_text=_("达到该年龄的成员须本人登录确认（R8）；留空表示不需成员确认"),
+        help_text=_("达到该年龄的成员须本人登录确认；留空表示不需成员确认"),  # R8
     )
     consent_days = models.PositiveSmallIntegerField(
         _("同意请求有效天数"), default=7, validators=[MinValueValidator(1)]

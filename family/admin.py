@@ -447,8 +447,8 @@ class InsuredPersonStatusForm(forms.ModelForm):
         required=False,
         max_length=200,
         help_text=_(
-            "变更参保状态时必填。转出或终止将立即终止其家庭共济关系和共济授权（R14），"
-            "原因记入审计记录。"
+            # R14
+            "变更参保状态时必填。转出或终止将立即终止其家庭共济关系和共济授权，原因记入审计记录。"
         ),
     )
 

@@ -37,9 +37,8 @@ COUNTER = AuditEntry.Channel.COUNTER
 REVOKED = _("已解除%(member)s的共济授权（主账户人：%(holder)s），即时生效。")
 RELATIONSHIP_ENDED = _("已终止%(holder)s的家庭共济关系，全部共济成员的授权即时终止。")
 STATUS_CHANGED = _("已将%(name)s的参保状态变更为“%(status)s”。")
-STATUS_ENDED_RELATIONSHIPS = _(
-    "其作为主账户人和共济成员的有效授权已即时终止，相关各方已收到通知（R14）。"
-)
+# R14
+STATUS_ENDED_RELATIONSHIPS = _("其作为主账户人和共济成员的有效授权已即时终止，相关各方已收到通知。")
 
 
 class CounterMixin(StaffRequiredMixin):
