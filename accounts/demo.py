@@ -105,6 +105,8 @@ PEOPLE = [
     ("古丽娜", "659004198506102428", "659004", E, N, Decimal("800.00"), True),
     ("马小燕", "659004201503092644", "659004", R, N, None, False),
     ("马俊", "65900420080801153X", "659004", R, N, None, False),
+    # wave 2 (issue 15): 王建国's mother in 杭州, who opens a wallet and receives his transfer
+    ("王秀兰", "330102195004182022", "330100", R, N, None, True),
 ]
 
 

@@ -509,6 +509,10 @@ class Notification(models.Model):
         ENDED = "ended", _("共济授权已终止")
         PREMIUM_PAID = "premium_paid", _("已为您代缴居民医保费")
         SETTLEMENT_PAID = "settlement_paid", _("个人账户为家庭成员支付")
+        TRANSFER_RECEIVED = "transfer_received", _("医保钱包转账待接收")
+        TRANSFER_ACCEPTED = "transfer_accepted", _("医保钱包转账已接收")
+        TRANSFER_DECLINED = "transfer_declined", _("医保钱包转账被拒收")
+        TRANSFER_RETURNED = "transfer_returned", _("医保钱包转账逾期退回")
 
     class EmailStatus(models.TextChoices):
         PENDING = "pending", _("待发送")

@@ -61,6 +61,21 @@ BODIES = {
     (Kind.SETTLEMENT_PAID, HOLDER): _(
         "您的个人账户于%(at)s在%(institution)s为%(member)s支付医疗费用%(amount)s元（家庭共济）。"
     ),
+    # R25: the recipient is asked; the sender is told how it ended (both sides when it returns)
+    (Kind.TRANSFER_RECEIVED, MEMBER): _(
+        "%(holder)s从其职工医保个人账户向您的医保钱包转账%(amount)s元。"
+        "请在%(deadline)s前登录本平台接收或拒收，逾期未接收将退回对方个人账户。"
+    ),
+    (Kind.TRANSFER_ACCEPTED, HOLDER): _("%(member)s已接收您于%(at)s转入其医保钱包的%(amount)s元。"),
+    (Kind.TRANSFER_DECLINED, HOLDER): _(
+        "%(member)s拒收了您于%(at)s转入其医保钱包的%(amount)s元，款项已退回您的个人账户。"
+    ),
+    (Kind.TRANSFER_RETURNED, HOLDER): _(
+        "您于%(at)s转给%(member)s医保钱包的%(amount)s元未在%(deadline)s前接收，已退回您的个人账户。"
+    ),
+    (Kind.TRANSFER_RETURNED, MEMBER): _(
+        "%(holder)s于%(at)s转入您医保钱包的%(amount)s元未在%(deadline)s前接收，已退回对方。"
+    ),
 }
 
 # Parameters that hold a source-language label, translated when shown.

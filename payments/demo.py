@@ -23,6 +23,8 @@ INSTITUTIONS = [
     ("JS-VAX-001", "南京市鼓楼区预防接种门诊", V, "320100", True, "demo-secret-js-vax-001"),
     ("XJ-HOSP-001", "五家渠市人民医院", H, "659004", True, "demo-secret-xj-hosp-001"),
     ("JS-CLINIC-009", "南京市某未定点诊所", H, "320100", False, "demo-secret-js-clinic-009"),
+    # wave 2 (issue 15): settles 王秀兰's costs from her wallet in the demo's wallet story
+    ("HZ-HOSP-001", "杭州市第一人民医院", H, "330100", True, "demo-secret-hz-hosp-001"),
 ]
 
 

@@ -40,6 +40,13 @@ class LedgerAccount(models.Model):
         RETIREE_CREDITS = "retiree_credits", _("退休人员定额划入")
         INSTITUTION_PAYABLE = "institution_payable", _("应付定点医药机构结算款")
         PREMIUM_RECEIVABLE = "premium_receivable", _("城乡居民医保保费收入")
+        # R23-R27: wallet money stays in the fund of the region it came from until it is spent.
+        # In flight: sent and not yet accepted (R25); funds: accepted, held for wallets; the
+        # clearing pair: what this region owes other regions and is owed by them (R27).
+        WALLET_IN_FLIGHT = "wallet_in_flight", _("医保钱包转账在途资金")
+        WALLET_FUNDS = "wallet_funds", _("医保钱包资金")
+        CLEARING_PAYABLE = "clearing_payable", _("跨统筹区清算应付")
+        CLEARING_RECEIVABLE = "clearing_receivable", _("跨统筹区清算应收")
 
     public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(_("账户类别"), max_length=24, choices=Kind)
@@ -96,9 +103,13 @@ class LedgerTransaction(models.Model):
         SETTLEMENT = "settlement", _("就医购药结算")
         REFUND = "refund", _("结算退款")
         PREMIUM = "premium", _("个账代缴保费")
+        TRANSFER_SEND = "transfer_send", _("医保钱包转账转出")
+        TRANSFER_ACCEPT = "transfer_accept", _("医保钱包转账入账")
+        TRANSFER_RETURN = "transfer_return", _("医保钱包转账退回")
+        CLEARING = "clearing", _("跨统筹区清算")
 
     public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
-    kind = models.CharField(_("类别"), max_length=12, choices=Kind)
+    kind = models.CharField(_("类别"), max_length=20, choices=Kind)
     description = models.CharField(_("摘要"), max_length=200)
     # Business time (when the money moved) apart from the record time.
     occurred_at = models.DateTimeField(_("发生时间"))
@@ -293,10 +304,13 @@ class Settlement(models.Model):
 
 
 class SettlementLine(models.Model):
-    """Which account paid how much of a settlement, and through which authorization (R9)."""
+    """Which account paid how much of a settlement, and through which authorization (R9). A
+    wallet line (R26) names the wallet-funds account of the region that owes that money, one
+    line per owing region; the wallet app keeps which wallet it came from."""
 
     class Source(models.TextChoices):
         OWN = "own", _("本人个人账户")
+        WALLET = "wallet", _("医保钱包")
         MUTUAL_AID = "mutual_aid", _("家庭共济")
 
     settlement = models.ForeignKey(
@@ -330,7 +344,7 @@ class SettlementLine(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="settlementline_positive"),
             models.CheckConstraint(
-                condition=Q(source="own", authorization__isnull=True)
+                condition=Q(source__in=["own", "wallet"], authorization__isnull=True)
                 | Q(source="mutual_aid", authorization__isnull=False),
                 name="settlementline_authorization_iff_mutual_aid",
             ),

@@ -6,3 +6,13 @@ class WalletConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "wallet"
     verbose_name = _("医保钱包")
+
+    def ready(self) -> None:
+        # R26: settlements draw on the wallet through payments' hook (payments <- wallet).
+        from payments import hooks
+
+        from .services.spending import WalletSource
+
+        hooks.register_wallet_source(WalletSource())
+
+        from . import tasks  # noqa: F401  (registers the tasks beat runs by name)

@@ -1,4 +1,4 @@
-"""What the wallet services say when they refuse (R23), in plain words.
+"""What the wallet services say when they refuse (R23-R25), in plain words.
 
 As in family/errors.py: one constant per refusal, raised with its own code, the constant's name
 in lower case (`ValidationError(WALLET_ALREADY_OPEN, code="wallet_already_open")`); the rule is
@@ -17,3 +17,29 @@ WALLET_NOT_YOURS = _("只能由参保人本人办理医保钱包")
 # R23
 WALLET_NOT_OPEN = _("您的医保钱包未开通或已关闭")
 WALLET_NOT_EMPTY = _("医保钱包内还有余额，余额为零时才能关闭")
+WALLET_TRANSFER_PENDING = _("有一笔转入您钱包的转账等您处理：接收或拒收后才能关闭")
+
+# R24: who may send, to whom
+TRANSFER_SENDER_NOT_EMPLOYEE = _("只有职工医保参保人才能从个人账户向医保钱包转账")
+TRANSFER_SENDER_NOT_NORMAL = _("您的参保状态不是正常参保，暂时不能转账")
+TRANSFER_INVALID_RELATION = _("只能转给配偶、父母、子女等近亲属，请选择您与对方的关系")
+TRANSFER_RECIPIENT_NOT_FOUND = _("姓名与身份证号码不匹配：请按对方身份证上的信息重新填写")
+TRANSFER_TO_SELF = _("不能转给自己：本人就医直接使用个人账户即可")
+TRANSFER_WALLET_NOT_OPEN = _("对方还没有开通医保钱包（或已关闭）：请对方先在“医保钱包”页面开通")
+TRANSFER_NOT_YOURS = _("只能由参保人本人办理转账")
+
+# R24: the limits
+TRANSFER_AMOUNT_NOT_POSITIVE = _("转账金额必须大于0")
+TRANSFER_AMOUNT_FORMAT = _("转账金额最多保留两位小数，例如 500 或 500.00")
+TRANSFER_AMOUNT_TOO_LARGE = _("每笔转账最多2000.00元：请分次转账")
+TRANSFER_NIGHT = _("每天22:00至次日06:00暂停转账：请在06:00以后再办理")
+TRANSFER_DAILY_LIMIT = _("您今天已转账3笔，每天最多3笔：请明天再转")
+TRANSFER_PENDING = _("您还有一笔转账等对方接收：对方接收、拒收或到期退回后才能再转")
+TRANSFER_ABOVE_AVAILABLE = _(
+    "个人账户可转金额为%(available)s元（本地须保留%(floor)s元）：请改小转账金额"
+)
+
+# R25: answering
+TRANSFER_NOT_FOR_YOU = _("这笔转账不是转给您的")
+TRANSFER_NOT_PENDING = _("这笔转账已经办结（已接收、已拒收或已退回），无需再处理")
+TRANSFER_ANSWER_LATE = _("这笔转账已过接收截止时间，款项将退回转出人的个人账户")

@@ -1,17 +1,27 @@
-"""The wallet (R23): a virtual limit, not an account. The money stays in the fund of the region
-it came from until it is spent; the wallet entries that will remember which region owes each
-amount come with transfers. `balance` is the sum of those entries, kept here so that closing
-("only when empty") is checked against a real column that can never go below zero."""
+"""The wallet (R23-R27): a virtual limit, not an account. The money stays in the fund of the
+region it came from until it is spent (payments' ledger holds it in that region's wallet-funds
+account); here are the wallet's own books: its holdings per owing region, its entries, and the
+transfers that fill it.
+
+Invariants and where they are kept:
+- `Wallet.balance` is the sum of its holdings, and each holding the sum of its entries for that
+  region: written together under the wallet's row lock, checked by the reconciliation;
+- no balance, holding or entry's balance goes below zero: CHECK constraints;
+- entries are append-only: a trigger refuses UPDATE and DELETE (migration 0003);
+- one pending transfer per sender, one transfer per sender and idempotency key: unique."""
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import InsuredPerson
+from accounts.models import InsuredPerson, RegionPolicy
+from family.models import Relation
+from payments.models import LedgerAccount, LedgerTransaction, RefundLine, SettlementLine
 
 
 class Wallet(models.Model):
@@ -56,3 +66,176 @@ class Wallet(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+
+# R24
+TRANSFER_MAX = Decimal("2000.00")
+TRANSFERS_PER_DAY = 3
+
+
+class Transfer(models.Model):
+    """医保钱包转账 (R24, R25): money sent from an employee's personal account to a close
+    relative's open wallet. While pending it is in flight: on neither side's spendable balance
+    (it sits in the sender region's in-flight account). Accepted, it joins the wallet, still
+    owed by the sender's region; declined or unanswered by `answer_by`, it goes back."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("待接收")
+        ACCEPTED = "accepted", _("已接收")
+        DECLINED = "declined", _("已拒收")
+        RETURNED = "returned", _("逾期退回")
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    sender = models.ForeignKey(
+        InsuredPerson,
+        on_delete=models.PROTECT,
+        related_name="wallet_transfers_sent",
+        verbose_name=_("转出人"),
+    )
+    sender_account = models.ForeignKey(
+        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("转出账户")
+    )
+    # The region whose fund the money stays in until it is spent (R23, R27).
+    owing_region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("资金所属统筹区")
+    )
+    wallet = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, related_name="transfers_in", verbose_name=_("收款钱包")
+    )
+    relation = models.CharField(_("与转出人关系"), max_length=24, choices=Relation)
+    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=Status, default=Status.PENDING, db_index=True
+    )
+    sent_at = models.DateTimeField(_("转出时间"))
+    answer_by = models.DateTimeField(_("接收截止时间"))
+    finished_at = models.DateTimeField(_("办结时间"), null=True, blank=True)
+    idempotency_key = models.CharField(_("幂等键"), max_length=120)
+    send_transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, related_name="+", verbose_name=_("转出凭证")
+    )
+    finish_transaction = models.OneToOneField(
+        LedgerTransaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("办结凭证"),
+    )
+    created_at = models.DateTimeField(_("创建时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = _("医保钱包转账")
+        verbose_name_plural = _("医保钱包转账")
+        indexes = [
+            models.Index(fields=["sender", "-sent_at"]),
+            models.Index(
+                fields=["answer_by"], condition=Q(status="pending"), name="transfer_pending_due"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sender", "idempotency_key"], name="transfer_once_per_key"
+            ),
+            # R24: one pending transfer at a time per sender
+            models.UniqueConstraint(
+                fields=["sender"], condition=Q(status="pending"), name="transfer_one_pending"
+            ),
+            # R24: more than nothing, at most 2,000.00 each
+            models.CheckConstraint(
+                condition=Q(amount__gt=0, amount__lte=TRANSFER_MAX), name="transfer_amount_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending", finished_at__isnull=True)
+                | (~Q(status="pending") & Q(finished_at__isnull=False)),
+                name="transfer_finished_at_iff_finished",
+            ),
+            models.CheckConstraint(
+                condition=Q(answer_by__gt=models.F("sent_at")), name="transfer_answer_after_sent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} · {self.get_status_display()}"
+
+
+class Holding(models.Model):
+    """The part of a wallet owed by one region's fund (R23): a wallet that received from two
+    regions has two holdings. Spending takes the oldest holding first (R26)."""
+
+    wallet = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, related_name="holdings", verbose_name=_("钱包")
+    )
+    region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("资金所属统筹区")
+    )
+    balance = models.DecimalField(_("余额（元）"), max_digits=14, decimal_places=2, default=0)
+
+    class Meta:
+        ordering = ["wallet", "id"]
+        verbose_name = _("钱包资金")
+        verbose_name_plural = _("钱包资金")
+        constraints = [
+            models.UniqueConstraint(fields=["wallet", "region"], name="holding_one_per_region"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0), name="holding_balance_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region_id} · {self.balance}"
+
+
+class Entry(models.Model):
+    """One movement of a wallet, append-only: money in from an accepted transfer, out to a
+    settlement or premium, back from a refund. Each names the region whose fund owes it."""
+
+    class Kind(models.TextChoices):
+        TRANSFER_IN = "transfer_in", _("转账入账")
+        SPEND = "spend", _("就医购药支付")
+        REFUND = "refund", _("结算退款")
+
+    public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
+    wallet = models.ForeignKey(
+        Wallet, on_delete=models.PROTECT, related_name="entries", verbose_name=_("钱包")
+    )
+    kind = models.CharField(_("类别"), max_length=12, choices=Kind)
+    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
+    balance_after = models.DecimalField(_("变动后余额（元）"), max_digits=14, decimal_places=2)
+    owing_region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("资金所属统筹区")
+    )
+    transfer = models.ForeignKey(
+        Transfer, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    settlement_line = models.ForeignKey(
+        SettlementLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    refund_line = models.ForeignKey(
+        RefundLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    description = models.CharField(_("摘要"), max_length=200)
+    occurred_at = models.DateTimeField(_("发生时间"))
+    created_at = models.DateTimeField(_("记账时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("钱包明细")
+        verbose_name_plural = _("钱包明细")
+        indexes = [models.Index(fields=["wallet", "-id"])]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="walletentry_amount_not_zero"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="walletentry_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="transfer_in", amount__gt=0, transfer__isnull=False)
+                | Q(kind="spend", amount__lt=0, settlement_line__isnull=False)
+                | Q(kind="refund", amount__gt=0, refund_line__isnull=False),
+                name="walletentry_kind_shape",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount}"

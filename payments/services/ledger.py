@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -105,3 +106,60 @@ def transaction_post(
         )
     LedgerLeg.objects.bulk_create(rows)
     return entry
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One movement for `transactions_post_many`: as the arguments of `transaction_post`."""
+
+    kind: str
+    description: str
+    occurred_at: dt.datetime
+    idempotency_key: str
+    legs: Sequence[tuple[LedgerAccount, Decimal]]
+
+
+def transactions_post_many(movements: Sequence[Movement]) -> list[LedgerTransaction]:
+    """Write many movements in a constant number of statements (a scheduled pass's batch): the
+    transactions in one INSERT, the legs in one, the personal balances in one UPDATE. The same
+    rules as `transaction_post`: personal accounts locked by the caller (`accounts_lock`, the
+    same objects passed for one account), each movement's legs sum to zero, no balance below
+    zero (the database refuses it too)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("transactions_post_many must run inside the caller's transaction")
+    if not movements:
+        return []
+    for movement in movements:
+        if not movement.legs or sum((a for _acc, a in movement.legs), ZERO) != ZERO:
+            raise ValidationError(LEGS_UNBALANCED, code="unbalanced")
+    entries = LedgerTransaction.objects.bulk_create(
+        [
+            LedgerTransaction(
+                kind=m.kind,
+                description=m.description[:200],
+                occurred_at=m.occurred_at,
+                idempotency_key=m.idempotency_key,
+            )
+            for m in movements
+        ]
+    )
+    rows, changed = [], {}
+    for entry, movement in zip(entries, movements, strict=True):
+        for account, amount in movement.legs:
+            balance_after = None
+            if account.kind == Kind.PERSONAL:
+                assert account.balance is not None
+                if account.balance + amount < 0:
+                    raise ValidationError(INSUFFICIENT_BALANCE, code="insufficient_balance")
+                account.balance += amount
+                balance_after = account.balance
+                changed[account.pk] = account
+            rows.append(
+                LedgerLeg(
+                    transaction=entry, account=account, amount=amount, balance_after=balance_after
+                )
+            )
+    LedgerLeg.objects.bulk_create(rows)
+    if changed:
+        LedgerAccount.objects.bulk_update(list(changed.values()), ["balance"])
+    return entries

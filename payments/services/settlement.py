@@ -14,7 +14,7 @@ twice. Refunds tell nobody (no notice kind for them yet)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
@@ -30,6 +30,7 @@ from accounts.models import AuditEntry, InsuredPerson, Notification
 from accounts.services import Notice, audit_record, notifications_send
 from family import selectors as family_selectors
 
+from .. import hooks
 from ..models import (
     ZERO,
     Category,
@@ -167,6 +168,16 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         if take > 0:
             plan.append((SettlementLine.Source.OWN, own, patient, None, take))
             rest -= take
+    if rest > 0 and (source := hooks.wallet_source()) is not None:
+        # R26: the patient's wallet pays next, at designated institutions of any province
+        for region_id, available in source.available(patient):
+            take = min(rest, available)
+            if take > 0:
+                funds = ledger.bureau_account(LedgerAccount.Kind.WALLET_FUNDS, region_id)
+                plan.append((SettlementLine.Source.WALLET, funds, patient, None, take))
+                rest -= take
+            if rest <= 0:
+                break
     several = patient.region.several_holders_per_settlement
     for authorization in authorizations:
         if rest <= 0:
@@ -224,10 +235,20 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
             description=f"{institution.name} {Category(category).label}",
             occurred_at=at,
             idempotency_key=f"settlement:{settlement.public_id}",
-            legs=[*((line.account, -line.amount) for line in lines), (payable, paid)],
+            legs=[
+                *((line.account, -line.amount) for line in lines),
+                (payable, paid),
+                *_clearing_legs(
+                    ((line.account, line.amount) for line in lines), institution.region_id, sign=1
+                ),
+            ],
         )
         settlement.ledger_transaction = entry
         settlement.save(update_fields=["ledger_transaction"])
+        if (source := hooks.wallet_source()) is not None:
+            for line in lines:
+                if line.source == SettlementLine.Source.WALLET:
+                    source.spent(line, at)
     audit_record(
         actor=None,
         channel=AuditEntry.Channel.API,
@@ -247,6 +268,26 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
     )
     notifications_send(notices=_paid_notices(settlement, lines, at=at), at=at)
     return settlement
+
+
+def _clearing_legs(paid: Iterable[tuple[LedgerAccount, Decimal]], institution_region_id: int,
+                   *, sign: int) -> list[tuple[LedgerAccount, Decimal]]:  # fmt: skip
+    """R27: wallet money owed by another region than the institution's puts the owing region in
+    debt to the institution's region (payable there, receivable here); a refund (sign -1)
+    undoes its part. `paid`: (account, amount) of each line; only wallet-funds lines count."""
+    legs = []
+    for account, amount in paid:
+        if account.kind != LedgerAccount.Kind.WALLET_FUNDS:
+            continue
+        if account.region_id == institution_region_id:
+            continue
+        legs += [
+            (ledger.bureau_account(LedgerAccount.Kind.CLEARING_PAYABLE, account.region_id),
+             sign * amount),
+            (ledger.bureau_account(LedgerAccount.Kind.CLEARING_RECEIVABLE,
+                                   institution_region_id), -sign * amount),
+        ]  # fmt: skip
+    return legs
 
 
 def _paid_notices(settlement: Settlement, lines: list[SettlementLine], *, at) -> list[Notice]:
@@ -311,7 +352,7 @@ def _refund(*, settlement, amount, idempotency_key, request_hash, at) -> Refund:
     cash_back = settlement.refunds.aggregate(total=Sum("cash_part"))["total"] or ZERO
     cash_part = min(amount, settlement.cash_due - cash_back)
     rest = amount - cash_part
-    lines = list(settlement.lines.order_by("-position"))
+    lines = list(settlement.lines.select_related("account").order_by("-position"))
     refunded = {
         row["settlement_line"]: row["total"]
         for row in RefundLine.objects.filter(settlement_line__in=lines)
@@ -333,12 +374,16 @@ def _refund(*, settlement, amount, idempotency_key, request_hash, at) -> Refund:
         idempotency_key=idempotency_key,
         request_hash=request_hash,
     )
-    RefundLine.objects.bulk_create(
+    refund_lines = RefundLine.objects.bulk_create(
         [RefundLine(refund=refund, settlement_line=line, amount=take) for line, take in plan]
     )
     to_accounts = sum((take for _line, take in plan), ZERO)
     if to_accounts > 0:
-        locked = ledger.accounts_lock(line.account_id for line, _take in plan)
+        # personal accounts only: wallet-funds lines are bureau accounts, never locked (R26)
+        locked = ledger.accounts_lock(
+            line.account_id for line, _take in plan
+            if line.account.kind == LedgerAccount.Kind.PERSONAL
+        )  # fmt: skip
         payable = ledger.bureau_account(
             LedgerAccount.Kind.INSTITUTION_PAYABLE, settlement.institution.region_id
         )
@@ -348,10 +393,16 @@ def _refund(*, settlement, amount, idempotency_key, request_hash, at) -> Refund:
             occurred_at=at,
             idempotency_key=f"refund:{refund.public_id}",
             legs=[(payable, -to_accounts),
-                  *((locked[line.account_id], take) for line, take in plan)],
+                  *((locked.get(line.account_id, line.account), take) for line, take in plan),
+                  *_clearing_legs(((line.account, take) for line, take in plan),
+                                 settlement.institution.region_id, sign=-1)],
         )  # fmt: skip
         refund.ledger_transaction = entry
         refund.save(update_fields=["ledger_transaction"])
+        if (source := hooks.wallet_source()) is not None:
+            for refund_line in refund_lines:
+                if refund_line.settlement_line.source == SettlementLine.Source.WALLET:
+                    source.refunded(refund_line, at)
     before = {"refunded": str(settlement.refunded), "status": settlement.status}
     settlement.refunded += amount
     settlement.status = (

@@ -133,7 +133,7 @@ def signed(demo, holder_name: str, rows, *, clerk: str = "js_clerk") -> CounterB
 def register_grandmother(demo) -> InsuredPerson:
     """王建国's grandmother (a resident of 320100), for the grandparent review rule."""
     person = account_services.insured_person_register(
-        name="王秀兰",
+        name="王桂英",
         id_number=make_id_number("320100", dt.date(1930, 3, 8), seq=24),
         phone="13900000024",
         region=RegionPolicy.objects.get(code="320100"),

@@ -125,12 +125,12 @@ def test_more_members_than_the_threshold_wait_for_a_supervisor(demo):
 
 def test_a_grandparent_relation_needs_review(demo):
     register_grandmother(demo)
-    binding = signed(demo, "王建国", [("王秀兰", Relation.PATERNAL_GRANDPARENT)])
+    binding = signed(demo, "王建国", [("王桂英", Relation.PATERNAL_GRANDPARENT)])
 
     binding = services.counter_binding_submit(binding=binding, actor=demo.staff["js_clerk"])
 
     assert binding.status == Status.PENDING_REVIEW
-    assert binding.review_reasons == ["含祖孙关系：王秀兰（祖父母）"]
+    assert binding.review_reasons == ["含祖孙关系：王桂英（祖父母）"]
 
 
 def test_the_policy_can_switch_both_review_rules_off(demo):
@@ -140,7 +140,7 @@ def test_the_policy_can_switch_both_review_rules_off(demo):
     register_grandmother(demo)
     demo["王建国"].region.refresh_from_db()
     binding = signed(
-        demo, "王建国", [SPOUSE, DAUGHTER, SISTER, ("王秀兰", Relation.PATERNAL_GRANDPARENT)]
+        demo, "王建国", [SPOUSE, DAUGHTER, SISTER, ("王桂英", Relation.PATERNAL_GRANDPARENT)]
     )
 
     binding = services.counter_binding_submit(binding=binding, actor=demo.staff["js_clerk"])

@@ -13,14 +13,14 @@ from accounts.models import AuditEntry, InsuredPerson, User
 from accounts.services import snapshot
 from accounts.services.audit import audit_record
 
-from .errors import (
+from ..errors import (
     WALLET_ALREADY_OPEN,
     WALLET_NOT_YOURS,
     WALLET_PHONE_NOT_CONFIRMED,
     WALLET_PLACE_NOT_CONFIRMED,
 )
-from .models import Wallet
-from .selectors import close_refusal, open_refusal
+from ..models import Wallet
+from ..selectors import close_refusal, open_refusal
 
 
 def _check_actor(person: InsuredPerson, actor: User, channel: str) -> None:

@@ -9,14 +9,15 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import InsuredPerson
 
-from .errors import (
+from ..errors import (
     WALLET_ALREADY_OPEN,
     WALLET_NOT_EMPTY,
     WALLET_NOT_OFFERED,
     WALLET_NOT_OPEN,
     WALLET_PERSON_NOT_NORMAL,
+    WALLET_TRANSFER_PENDING,
 )
-from .models import Wallet
+from ..models import Transfer, Wallet
 
 
 def wallet_for_person(*, person: InsuredPerson) -> Wallet | None:
@@ -45,12 +46,13 @@ def open_refusal(*, person: InsuredPerson, wallet: Wallet | None) -> ValidationE
 def close_refusal(*, wallet: Wallet | None) -> ValidationError | None:
     """Why the wallet may not close now (R23: only when empty and nothing is pending), or None.
 
-    Today nothing can be pending (there are no transfers yet), so "empty" is the balance alone;
-    transfers (sent and not yet accepted or declined) add their check here."""
+    Pending: a transfer sent to this wallet and not yet accepted, declined or returned (R25)."""
     if wallet is None or not wallet.is_open:
         return ValidationError(WALLET_NOT_OPEN, code="wallet_not_open")
     if wallet.balance != 0:
         return ValidationError(WALLET_NOT_EMPTY, code="wallet_not_empty")
+    if Transfer.objects.filter(wallet=wallet, status=Transfer.Status.PENDING).exists():
+        return ValidationError(WALLET_TRANSFER_PENDING, code="wallet_transfer_pending")
     return None
 
 
