@@ -43,3 +43,8 @@ TRANSFER_ABOVE_AVAILABLE = _(
 TRANSFER_NOT_FOR_YOU = _("这笔转账不是转给您的")
 TRANSFER_NOT_PENDING = _("这笔转账已经办结（已接收、已拒收或已退回），无需再处理")
 TRANSFER_ANSWER_LATE = _("这笔转账已过接收截止时间，款项将退回转出人的个人账户")
+
+# R24: what the send page says before anything is typed, and the password asked again
+TRANSFER_NOTHING_AVAILABLE = _("个人账户暂无可转金额（本地须保留%(floor)s元），暂时不能转账")
+TRANSFER_AMOUNT_INVALID = _("请输入转账金额，例如 500 或 500.00")
+TRANSFER_VERIFICATION_FAILED = _("身份核验未通过，密码错误")

@@ -3,9 +3,11 @@ own wallet, found through their own insured person, never through an id in the U
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
 from accounts.models import InsuredPerson
 
@@ -17,7 +19,7 @@ from ..errors import (
     WALLET_PERSON_NOT_NORMAL,
     WALLET_TRANSFER_PENDING,
 )
-from ..models import Transfer, Wallet
+from ..models import Entry, Holding, Transfer, Wallet
 
 
 def wallet_for_person(*, person: InsuredPerson) -> Wallet | None:
@@ -92,3 +94,30 @@ def wallet_page(*, person: InsuredPerson) -> WalletPage:
         open_refusal=open_refusal(person=person, wallet=wallet),
         close_refusal=close_refusal(wallet=wallet),
     )
+
+
+def holdings_of(*, wallet: Wallet | None) -> list[Holding]:
+    """The parts of a wallet owed by each region's fund (R23), with their region, oldest first;
+    the empty ones (all spent) left out."""
+    if wallet is None:
+        return []
+    return list(wallet.holdings.filter(balance__gt=0).select_related("region").order_by("id"))
+
+
+def entries_for(
+    *,
+    person: InsuredPerson,
+    kind: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[Entry]:
+    """The entries of the person's own wallet (R23), newest first, each with the region that owes
+    it; dates are the local (Asia/Shanghai) dates the money moved."""
+    qs = Entry.objects.filter(wallet__person=person).select_related("owing_region")
+    if kind:
+        qs = qs.filter(kind=kind)
+    if date_from:
+        qs = qs.filter(occurred_at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(occurred_at__date__lte=date_to)
+    return qs.order_by("-id")

@@ -28,6 +28,7 @@ from accounts.models import AuditEntry, InsuredPerson, Notification, User
 from accounts.services import Notice, notifications_send
 from accounts.services.audit import audit_record
 from family.models import Relation
+from family.verification import get_verifier
 from payments.models import LedgerAccount, LedgerTransaction
 from payments.services import ledger
 
@@ -44,6 +45,7 @@ from ..errors import (
     TRANSFER_SENDER_NOT_EMPLOYEE,
     TRANSFER_SENDER_NOT_NORMAL,
     TRANSFER_TO_SELF,
+    TRANSFER_VERIFICATION_FAILED,
     TRANSFER_WALLET_NOT_OPEN,
 )
 from ..models import TRANSFERS_PER_DAY, Entry, Holding, Transfer, Wallet
@@ -87,11 +89,18 @@ def transfer_send(
     amount: Decimal,
     idempotency_key: str,
     at: dt.datetime | None = None,
+    evidence: str | None = None,
 ) -> tuple[Transfer, bool]:
     """R24: send `amount` to `recipient`'s open wallet; returns (transfer, created). The same
-    idempotency key again returns the first transfer (created=False), whatever it became."""
+    idempotency key again returns the first transfer (created=False), whatever it became.
+
+    `evidence`: the password the sender typed again on the confirmation page (the online page
+    always passes it; `family.verification` checks it, as for a consent answer). It is checked
+    before anything else is looked at, so a wrong one learns nothing."""
     if channel == AuditEntry.Channel.ONLINE and not _is_person(actor, sender):
         raise ValidationError(TRANSFER_NOT_YOURS, code="transfer_not_yours")
+    if evidence is not None and not get_verifier().verify(user=actor, evidence=evidence):
+        raise ValidationError(TRANSFER_VERIFICATION_FAILED, code="transfer_verification_failed")
     found = Transfer.objects.filter(sender=sender, idempotency_key=idempotency_key).first()
     if found is not None:
         return found, False
@@ -192,7 +201,7 @@ def _notice(transfer: Transfer, kind: str, *, role: str | None = None) -> Notice
             "at": notices.iso(transfer.sent_at),
             "deadline": notices.iso(transfer.answer_by),
         },
-        link=reverse("wallet:overview"),
+        link=reverse("wallet:transfers"),
     )
 
 
