@@ -14,6 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 
+from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, Notification, RegionPolicy
 from family.models import Relation
 from payments.models import LedgerAccount, LedgerLeg, LedgerTransaction
@@ -92,6 +93,30 @@ class TestSend:
         assert audit.person == wang and audit.after["amount"] == "500.00"
         notice = Notification.objects.get(kind=Notification.Kind.TRANSFER_RECEIVED)
         assert notice.recipient == mother and notice.params["amount"] == "500.00"
+
+    def test_a_wrong_password_as_evidence_is_refused_first(self, story):  # R24
+        wang, mother = story
+
+        def call(evidence):
+            return services.transfer_send(
+                sender=wang,
+                actor=wang.user,
+                channel=ONLINE,
+                recipient=mother,
+                relation=Relation.PARENT,
+                amount=Decimal("500.00"),
+                idempotency_key="k1",
+                at=MORNING,
+                evidence=evidence,
+            )
+
+        assert refused(lambda: call("wrong")) == "transfer_verification_failed"
+        assert refused(lambda: call("")) == "transfer_verification_failed"
+        assert not Transfer.objects.exists() and balance(wang) == Decimal("5000.00")
+        transfer, created = call(CITIZEN_PASSWORD)
+        assert created and transfer.amount == Decimal("500.00")
+        # a wrong one is refused even for a key already used: it learns nothing
+        assert refused(lambda: call("wrong")) == "transfer_verification_failed"
 
     def test_the_same_key_again_returns_the_first_transfer(self, story):
         wang, mother = story
