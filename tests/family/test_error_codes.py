@@ -61,6 +61,7 @@ def test_every_wallet_refusal_has_its_own_code_named_after_its_message():  # R23
     wrong = [(name, code, where) for name, code, where in raised if code != name.lower()]
     assert wrong == []
     assert set(wallet_forms.FIELD_ERRORS) <= {code for _name, code, _where in raised}
+    assert set(wallet_forms.TRANSFER_FIELD_ERRORS) <= {code for _name, code, _where in raised}
 
 
 def test_the_codes_views_map_to_fields_are_codes_the_services_raise():

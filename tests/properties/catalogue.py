@@ -25,6 +25,7 @@ class Page:
 
 
 HOLDER, WIFE, PARENT, XJ_HOLDER = "王建国", "李秀英", "王德胜", "马志强"
+MOTHER = "王秀兰"
 CLERK, SUPERVISOR = "js_clerk", "js_super"
 
 PAGES = [
@@ -80,6 +81,12 @@ PAGES = [
     Page("wallet:overview", HOLDER),
     Page("wallet:open", HOLDER),
     Page("wallet:close", HOLDER, prepare="wallet_open"),
+    # transfers (R24, R25): 王建国 sends; 王秀兰 answers the one 赵敏 sent her, reads her history
+    Page("wallet:transfer-send", HOLDER),
+    Page("wallet:transfers", MOTHER),
+    Page("wallet:transfer", MOTHER, "transfer"),
+    Page("wallet:history", MOTHER),
+    Page("wallet:history-csv", MOTHER),
     # the staff console
     Page("staff:home", CLERK),
     Page("staff:person-search", CLERK),

@@ -4,13 +4,15 @@ at the module's end (each test, and each example, runs in a savepoint of it)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Notification, RegionPolicy
+from accounts.models import AuditEntry, Notification, RegionPolicy
 from family import services as family_services
 from family.models import Authorization, Relation
 from payments import services as payment_services
@@ -18,6 +20,42 @@ from payments.models import Institution
 from tests.demo import load_demo
 from tests.family.builders import bind, req
 from tests.staff.counter_helpers import SISTER, signed
+from wallet import services as wallet_services
+from wallet.rules import is_night
+
+
+def _daytime(now: dt.datetime) -> dt.datetime:
+    """`now`, or at night (no transfer is sent then, R24) the last 21:00 before it: the world is
+    built whenever the suite runs, and its transfer must still be answerable."""
+    if not is_night(now):
+        return now
+    local = timezone.localtime(now)
+    day = local.date() if local.hour >= 22 else local.date() - dt.timedelta(days=1)
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(21, 0)))
+
+
+def _transfer(p):
+    """赵敏 (杭州) sends 王秀兰 100.00, which waits for her answer (R24, R25); 王建国 has
+    nothing pending, so his send page shows its form."""
+    mother = p["王秀兰"]
+    wallet_services.wallet_open(
+        person=mother,
+        actor=mother.user,
+        channel=AuditEntry.Channel.ONLINE,
+        confirm_place=True,
+        confirm_phone=True,
+    )
+    transfer, _created = wallet_services.transfer_send(
+        sender=p["赵敏"],
+        actor=p["赵敏"].user,
+        channel=AuditEntry.Channel.ONLINE,
+        recipient=mother,
+        relation=Relation.PARENT,
+        amount=Decimal("100.00"),
+        idempotency_key="properties-transfer",
+        at=_daytime(timezone.now()),
+    )
+    return transfer
 
 
 def _build() -> SimpleNamespace:
@@ -63,6 +101,7 @@ def _build() -> SimpleNamespace:
         "binding": draft.public_id,
         "review": review.public_id,
         "next_year": timezone.localdate().year + 1,
+        "transfer": _transfer(p).public_id,
     }
     users = {
         **staff,

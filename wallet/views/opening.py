@@ -12,6 +12,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import FormView, TemplateView
 
@@ -19,8 +20,9 @@ from accounts.models import AuditEntry
 from accounts.selectors import person_for_user
 from family.forms import place_error
 
-from . import selectors, services
-from .forms import FIELD_ERRORS, WalletCloseForm, WalletOpenForm
+from .. import selectors, services
+from ..forms import FIELD_ERRORS, WalletCloseForm, WalletOpenForm
+from ..selectors import transfers as transfer_selectors
 
 OPENED = _("您已开通医保钱包")
 CLOSED = _("您的医保钱包已关闭")
@@ -49,8 +51,25 @@ class WalletMixin(LoginRequiredMixin):
 
 
 class WalletOverviewView(WalletMixin, TemplateView):
+    """The balance and who owes it (R23), the transfers waiting for this person's answer (R25)
+    and whether they may send one (R24), with the links to the other wallet pages."""
+
     template_name = "wallet/overview.html"
     person_required = False
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        person = self.person
+        if person is not None:
+            context.update(
+                holdings=[
+                    (holding, transfer_selectors.region_place(holding.region))
+                    for holding in selectors.holdings_of(wallet=self.page.wallet)
+                ],
+                pending=transfer_selectors.pending_received(person=person),
+                send=transfer_selectors.send_state(sender=person, at=timezone.now()),
+            )
+        return context
 
 
 class WalletFormMixin(WalletMixin):
