@@ -297,3 +297,25 @@ def test_a_spend_racing_an_accept_into_the_same_wallet(cast):  # R25, R26
         pending.refresh_from_db()
         assert pending.status == Transfer.Status.ACCEPTED
     assert_books_agree()
+
+
+def test_the_reconciliation_during_live_transfers_and_spends_finds_nothing(cast):
+    """Issue 15 point 6: the run reads one snapshot, so an accept, a spend or a send that
+    commits while it runs is seen whole by every check or by none: no false mismatch."""
+    wang, mother = cast
+    zhao = people()["赵敏"]
+    for day in range(3):
+        pending = _accepted_and_pending(wang, mother, day)
+        at = pending.sent_at + dt.timedelta(minutes=5)
+        outcomes = run_together(
+            lambda at=at, day=day: settle(mother, "120.00", key=f"live-{day}", at=at),
+            lambda at=at, pending=pending: accept(pending, at),
+            lambda at=at, day=day: send(zhao, mother, "10.00", key=f"live-{day}", at=at),
+            lambda: payment_services.ledger_reconcile(),
+            refused=code_of,
+        )
+        assert [kind for kind, _value in outcomes] == ["ok"] * 4, outcomes
+        run = outcomes[3][1]
+        assert run.ok and run.mismatch_count == 0, list(run.mismatches.values())
+        decline(Transfer.objects.get(sender=zhao, status=Transfer.Status.PENDING), at)
+    assert_books_agree()
