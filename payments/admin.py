@@ -863,10 +863,9 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not obj.mismatch_count:
             return _("无")
         viewer = getattr(obj, "viewer", None) or AnonymousUser()
-        mismatches = in_staff_scope(
-            obj.mismatches.select_related("account__person", "account__region", "person"),
-            user=viewer,
-            region_field="region",
+        every_kind = obj.mismatches.select_related("account__person", "account__region", "person")
+        mismatches = in_staff_scope(every_kind, user=viewer, region_field="region") | (
+            in_staff_scope(every_kind, user=viewer, region_field="account__region")
         )
         count = obj.mismatch_count if staff_region_ids(user=viewer) is None else mismatches.count()
         if not count:
@@ -920,9 +919,10 @@ def _mismatch_subject(mismatch: ReconciliationMismatch):
 
 @admin.register(ReconciliationMismatch)
 class ReconciliationMismatchAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    # The mismatch's own region: the account's, the wallet owner's or the owing region. The
-    # clearing total has none and is seen by staff of every region only (the national tier).
-    region_field = "region"
+    # The mismatch's own region (the account's, the wallet owner's or the owing region), or its
+    # account's for rows recorded without one. The clearing total has neither and is seen only
+    # by staff of every region (the national tier).
+    region_field = ("region", "account__region")
     list_display = [
         "run_started_at",
         "kind",
