@@ -183,6 +183,9 @@ GROUP_PERMISSIONS = {
         *COUNTER_WORK,
         "review_counterbinding",
         "export_auditentry",
+        # wallet (issue 15, R27): see and confirm their regions' clearing batches
+        "view_clearingbatch",
+        "confirm_clearingbatch",
     ],
     # Reference data and schedules; reads everything of their regions, changes no person's
     # relationships or money (that is counter work).

@@ -43,3 +43,7 @@ TRANSFER_ABOVE_AVAILABLE = _(
 TRANSFER_NOT_FOR_YOU = _("这笔转账不是转给您的")
 TRANSFER_NOT_PENDING = _("这笔转账已经办结（已接收、已拒收或已退回），无需再处理")
 TRANSFER_ANSWER_LATE = _("这笔转账已过接收截止时间，款项将退回转出人的个人账户")
+
+# R27: clearing
+CLEARING_NOT_YOUR_REGION = _("只能由该批次所涉统筹区的经办人员确认本方")
+CLEARING_ALREADY_CONFIRMED = _("本方已确认过该清算批次")

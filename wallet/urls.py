@@ -3,7 +3,7 @@ No id in them: each page is the logged-in person's own wallet."""
 
 from django.urls import path
 
-from . import views
+from . import views, views_clearing
 
 app_name = "wallet"
 
@@ -11,4 +11,24 @@ urlpatterns = [
     path("", views.WalletOverviewView.as_view(), name="overview"),
     path("open/", views.WalletOpenView.as_view(), name="open"),
     path("close/", views.WalletCloseView.as_view(), name="close"),
+]
+
+# Staff console pages under /staff/ ("staff" namespace, joined in portal/urls.py).
+staff_patterns = [
+    path("clearing/", views_clearing.ClearingListView.as_view(), name="clearing"),
+    path(
+        "clearing/<uuid:public_id>/",
+        views_clearing.BatchDetailView.as_view(),
+        name="clearing-batch",
+    ),
+    path(
+        "clearing/<uuid:public_id>/confirm/",
+        views_clearing.BatchConfirmView.as_view(),
+        name="clearing-confirm",
+    ),
+    path(
+        "clearing/<uuid:public_id>/export.csv",
+        views_clearing.BatchCsvView.as_view(),
+        name="clearing-csv",
+    ),
 ]

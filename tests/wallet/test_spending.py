@@ -18,6 +18,7 @@ from payments.models import Institution, LedgerAccount, LedgerLeg, SettlementLin
 from tests.clock import NOW
 from tests.payments.builders import refund, settle
 from tests.payments.test_api import call
+from tests.wallet.helpers import give, open_wallet
 from wallet import services
 from wallet.models import Entry, Holding, Wallet
 
@@ -32,28 +33,6 @@ MOTHER = "330102195004182022"  # 王秀兰
 @pytest.fixture
 def clock(time_machine):
     time_machine.move_to(NOW, tick=False)
-
-
-def open_wallet(person):
-    return services.wallet_open(
-        person=person, actor=person.user, channel=ONLINE, confirm_place=True, confirm_phone=True
-    )
-
-
-def give(sender, recipient, amount, *, relation=Relation.PARENT, key=None):
-    """A transfer sent and accepted, at NOW."""
-    transfer, _created = services.transfer_send(
-        sender=sender,
-        actor=sender.user,
-        channel=ONLINE,
-        recipient=recipient,
-        relation=relation,
-        amount=D(amount),
-        idempotency_key=key or f"give-{sender.pk}-{recipient.pk}-{amount}",
-        at=NOW,
-    )
-    services.transfer_accept(transfer=transfer, actor=recipient.user, channel=ONLINE, at=NOW)
-    return transfer
 
 
 def legs(kind, code) -> Decimal:
