@@ -127,6 +127,7 @@ PAYMENTS_VIEW = [
     "view_reconciliationrun",
     "view_reconciliationmismatch",
 ]
+WALLET_VIEW = ["view_wallet", "view_holding", "view_entry", "view_transfer"]
 COUNTER_WORK = [
     "view_counterbinding",
     "add_counterbinding",
@@ -183,7 +184,9 @@ GROUP_PERMISSIONS = {
         *COUNTER_WORK,
         "review_counterbinding",
         "export_auditentry",
-        # wallet (issue 15, R27): see and confirm their regions' clearing batches
+        # wallet (issue 15): read wallets and transfers; see and confirm their regions'
+        # clearing batches (R27)
+        *WALLET_VIEW,
         "view_clearingbatch",
         "confirm_clearingbatch",
     ],
