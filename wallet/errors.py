@@ -17,6 +17,10 @@ WALLET_NOT_YOURS = _("只能由参保人本人办理医保钱包")
 # R23
 WALLET_NOT_OPEN = _("您的医保钱包未开通或已关闭")
 WALLET_NOT_EMPTY = _("医保钱包内还有余额，余额为零时才能关闭")
+# R26
+WALLET_PREMIUM_SHORT = _(
+    "医保钱包余额%(balance)s元，不足以缴纳%(amount)s元的保费：请改用其他方式缴费"
+)
 WALLET_TRANSFER_PENDING = _("有一笔转入您钱包的转账等您处理：接收或拒收后才能关闭")
 
 # R24: who may send, to whom

@@ -21,7 +21,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import InsuredPerson, RegionPolicy
 from family.models import Relation
-from payments.models import LedgerAccount, LedgerTransaction, RefundLine, SettlementLine
+from payments.models import (
+    LedgerAccount,
+    LedgerTransaction,
+    PremiumPaymentLine,
+    RefundLine,
+    SettlementLine,
+)
 
 
 class Wallet(models.Model):
@@ -195,6 +201,7 @@ class Entry(models.Model):
         TRANSFER_IN = "transfer_in", _("转账入账")
         SPEND = "spend", _("就医购药支付")
         REFUND = "refund", _("结算退款")
+        PREMIUM = "premium", _("缴纳居民医保费")
 
     public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
     wallet = models.ForeignKey(
@@ -215,6 +222,9 @@ class Entry(models.Model):
     refund_line = models.ForeignKey(
         RefundLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    premium_line = models.ForeignKey(
+        PremiumPaymentLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     description = models.CharField(_("摘要"), max_length=200)
     occurred_at = models.DateTimeField(_("发生时间"))
     created_at = models.DateTimeField(_("记账时间"), auto_now_add=True)
@@ -232,7 +242,8 @@ class Entry(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="transfer_in", amount__gt=0, transfer__isnull=False)
                 | Q(kind="spend", amount__lt=0, settlement_line__isnull=False)
-                | Q(kind="refund", amount__gt=0, refund_line__isnull=False),
+                | Q(kind="refund", amount__gt=0, refund_line__isnull=False)
+                | Q(kind="premium", amount__lt=0, premium_line__isnull=False),
                 name="walletentry_kind_shape",
             ),
         ]
@@ -305,8 +316,9 @@ class ClearingBatch(models.Model):
 
 
 class ClearingLine(models.Model):
-    """One cross-region wallet movement in a batch (R27): a spend (positive: `owing_region` owes
-    `owed_region` more) or a refund of one (negative). Each movement is cleared once."""
+    """One cross-region wallet movement in a batch (R27): a spend or a premium paid to another
+    region's fund (positive: `owing_region` owes `owed_region` more) or a refund of a spend
+    (negative). Each movement is cleared once."""
 
     batch = models.ForeignKey(
         ClearingBatch, on_delete=models.PROTECT, related_name="lines", verbose_name=_("批次")
@@ -325,6 +337,10 @@ class ClearingLine(models.Model):
     refund_line = models.OneToOneField(
         RefundLine, on_delete=models.PROTECT, null=True, blank=True, related_name="clearing_line"
     )
+    premium_line = models.OneToOneField(
+        PremiumPaymentLine, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="clearing_line",
+    )  # fmt: skip
     occurred_at = models.DateTimeField(_("发生时间"))
 
     class Meta:
@@ -333,8 +349,24 @@ class ClearingLine(models.Model):
         verbose_name_plural = _("清算明细")
         constraints = [
             models.CheckConstraint(
-                condition=Q(amount__gt=0, settlement_line__isnull=False, refund_line__isnull=True)
-                | Q(amount__lt=0, settlement_line__isnull=True, refund_line__isnull=False),
+                condition=Q(
+                    amount__gt=0,
+                    settlement_line__isnull=False,
+                    refund_line__isnull=True,
+                    premium_line__isnull=True,
+                )
+                | Q(
+                    amount__lt=0,
+                    settlement_line__isnull=True,
+                    refund_line__isnull=False,
+                    premium_line__isnull=True,
+                )
+                | Q(
+                    amount__gt=0,
+                    settlement_line__isnull=True,
+                    refund_line__isnull=True,
+                    premium_line__isnull=False,
+                ),
                 name="clearingline_spend_or_refund",
             ),
         ]

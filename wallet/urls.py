@@ -3,7 +3,7 @@ No id in them: each page is the logged-in person's own wallet."""
 
 from django.urls import path
 
-from . import views, views_clearing
+from . import views, views_clearing, views_premium
 
 app_name = "wallet"
 
@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.WalletOverviewView.as_view(), name="overview"),
     path("open/", views.WalletOpenView.as_view(), name="open"),
     path("close/", views.WalletCloseView.as_view(), name="close"),
+    path("premium/", views_premium.WalletPremiumView.as_view(), name="premium"),
 ]
 
 # Staff console pages under /staff/ ("staff" namespace, joined in portal/urls.py).

@@ -34,11 +34,11 @@ CONFIRMED = _("已确认本方清算批次")
 CSV_HEADER = (
     _("发生时间"),
     _("类别"),
-    _("结算编号"),
-    _("定点医药机构"),
+    _("业务编号"),
+    _("收款方"),
     _("参保人"),
     _("资金所属统筹区"),
-    _("就医地统筹区"),
+    _("应收方统筹区"),
     _("金额（元）"),
 )
 
@@ -95,6 +95,7 @@ class BatchDetailView(BatchMixin, TemplateView):
         context.update(
             batch=batch,
             lines=page,
+            rows=[(line, *selectors.line_facts(line)) for line in page],
             sides=_sides(user, batch) if user.has_perm(CONFIRM) else [],
             **page_context(page),
         )
@@ -125,18 +126,14 @@ class BatchCsvView(BatchMixin, View):
         writer = csv.writer(buffer)
         writer.writerow([str(title) for title in CSV_HEADER])
         for line in selectors.batch_lines(batch).iterator(chunk_size=500):
-            settlement = (
-                line.settlement_line.settlement
-                if line.settlement_line_id
-                else line.refund_line.refund.settlement
-            )
+            kind, reference, payee, person = selectors.line_facts(line)
             writer.writerow(
                 [
                     timezone.localtime(line.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    str(_("就医购药支付") if line.settlement_line_id else _("结算退款")),
-                    str(settlement.public_id),
-                    csv_safe(settlement.institution.name),
-                    csv_safe(settlement.patient.masked_name),
+                    str(kind),
+                    reference,
+                    csv_safe(payee),
+                    csv_safe(person),
                     csv_safe(f"{line.owing_region.province_name}{line.owing_region.name}"),
                     csv_safe(f"{line.owed_region.province_name}{line.owed_region.name}"),
                     f"{line.amount:.2f}",

@@ -9,10 +9,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import F, Q, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import RegionPolicy
 from accounts.selectors import staff_region_ids
-from payments.models import ZERO, LedgerAccount, LedgerLeg, RefundLine, SettlementLine
+from payments.models import (
+    ZERO,
+    LedgerAccount,
+    LedgerLeg,
+    PremiumPaymentLine,
+    RefundLine,
+    SettlementLine,
+)
 
 from ..models import ClearingBatch, ClearingLine
 
@@ -39,12 +47,13 @@ def batch_lines(batch: ClearingBatch) -> QuerySet[ClearingLine]:
         "settlement_line__settlement__patient",
         "refund_line__refund__settlement__institution",
         "refund_line__refund__settlement__patient",
+        "premium_line__payment__member",
     ).order_by("occurred_at", "id")
 
 
 def unbatched_movements(*, before: dt.datetime | None = None) -> list[dict]:
-    """Cross-region wallet spends (+) and refunds (−) in no batch yet: owing region, owed region,
-    amount, the line and when. Two queries whatever the number of movements."""
+    """Cross-region wallet spends and premiums (+) and refunds (−) in no batch yet: owing
+    region, owed region, amount, the line and when. Three queries whatever their number."""
     spends = SettlementLine.objects.filter(
         source=SettlementLine.Source.WALLET, clearing_line__isnull=True
     ).exclude(account__region_id=F("settlement__institution__region_id"))
@@ -53,10 +62,14 @@ def unbatched_movements(*, before: dt.datetime | None = None) -> list[dict]:
     ).exclude(
         settlement_line__account__region_id=F("settlement_line__settlement__institution__region_id")
     )
+    premiums = PremiumPaymentLine.objects.filter(
+        account__kind=LedgerAccount.Kind.WALLET_FUNDS, clearing_line__isnull=True
+    ).exclude(account__region_id=F("payment__member__region_id"))
     if before is not None:
         # the movement's own time (its ledger transaction's), not when the row was written
         spends = spends.filter(settlement__ledger_transaction__occurred_at__lt=before)
         refunds = refunds.filter(refund__ledger_transaction__occurred_at__lt=before)
+        premiums = premiums.filter(payment__paid_at__lt=before)
     rows = [
         {"owing": owing, "owed": owed, "amount": amount, "settlement_line_id": pk, "at": at}
         for pk, owing, owed, amount, at in spends.values_list(
@@ -72,7 +85,39 @@ def unbatched_movements(*, before: dt.datetime | None = None) -> list[dict]:
             "refund__ledger_transaction__occurred_at",
         )
     ]  # fmt: skip
+    rows += [
+        {"owing": owing, "owed": owed, "amount": amount, "premium_line_id": pk, "at": at}
+        for pk, owing, owed, amount, at in premiums.values_list(
+            "pk", "account__region_id", "payment__member__region_id", "amount", "payment__paid_at"
+        )
+    ]
     return rows
+
+
+SPEND_LABEL = _("就医购药支付")
+REFUND_LABEL = _("结算退款")
+PREMIUM_LABEL = _("缴纳居民医保费")
+PREMIUM_PAYEE = _("%(region)s城乡居民医保基金")
+
+
+def line_facts(line: ClearingLine) -> tuple[str, str, str, str]:
+    """(kind, reference, paid to, the person's masked name) of a line, for its page and CSV."""
+    if line.premium_line_id:
+        payment = line.premium_line.payment
+        payee = str(PREMIUM_PAYEE) % {"region": line.owed_region.name}
+        return str(PREMIUM_LABEL), str(payment.public_id), payee, payment.member.masked_name
+    if line.settlement_line_id:
+        settlement = line.settlement_line.settlement
+        kind = SPEND_LABEL
+    else:
+        settlement = line.refund_line.refund.settlement
+        kind = REFUND_LABEL
+    return (
+        str(kind),
+        str(settlement.public_id),
+        settlement.institution.name,
+        settlement.patient.masked_name,
+    )
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ the 06:00 return, the wallet as a source of settlements, and clearing between re
 
 from .clearing import clearing_confirm, clearing_run
 from .opening import wallet_close, wallet_open
+from .premium import wallet_premium_pay
 from .returns import transfers_return_due
 from .transfers import transfer_accept, transfer_decline, transfer_recipient, transfer_send
 
@@ -16,4 +17,5 @@ __all__ = [
     "transfers_return_due",
     "wallet_close",
     "wallet_open",
+    "wallet_premium_pay",
 ]

@@ -85,6 +85,7 @@ def clearing_run(*, at: dt.datetime | None = None) -> list[ClearingBatch]:
                         amount=row["amount"],
                         settlement_line_id=row.get("settlement_line_id"),
                         refund_line_id=row.get("refund_line_id"),
+                        premium_line_id=row.get("premium_line_id"),
                         occurred_at=row["at"],
                     )
                     for row in pair_rows
