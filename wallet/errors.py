@@ -14,6 +14,12 @@ WALLET_PLACE_NOT_CONFIRMED = _("请确认您的参保地")
 WALLET_PHONE_NOT_CONFIRMED = _("请确认您的手机号码")
 WALLET_NOT_YOURS = _("只能由参保人本人办理医保钱包")
 
+# R18, R23: at the counter, a clerk of the person's region acts for them, having seen a card
+WALLET_COUNTER_NOT_ALLOWED = _("您没有在窗口办理医保钱包的权限")
+WALLET_OUT_OF_REGION = _("该参保人不属于您负责的统筹区，不能为其办理医保钱包")
+WALLET_DOCS_MISSING = _("请查验参保人本人的居民身份证或社会保障卡，并勾选查验的证件")
+WALLET_DOCS_INVALID = _("查验的证件只能是居民身份证或社会保障卡")
+
 # R23
 WALLET_NOT_OPEN = _("您的医保钱包未开通或已关闭")
 WALLET_NOT_EMPTY = _("医保钱包内还有余额，余额为零时才能关闭")
