@@ -5,21 +5,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('family', '0005_counter_binding'),
-        ('payments', '0008_wallet_sources'),
+        ("family", "0005_counter_binding"),
+        ("payments", "0008_wallet_sources"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='premiumpayment',
-            name='pay_type',
-            field=models.CharField(choices=[('personal', '个人共济'), ('family', '家庭共济'), ('wallet', '医保钱包')], max_length=10, verbose_name='代缴方式'),
+            model_name="premiumpayment",
+            name="pay_type",
+            field=models.CharField(
+                choices=[("personal", "个人共济"), ("family", "家庭共济"), ("wallet", "医保钱包")],
+                max_length=10,
+                verbose_name="代缴方式",
+            ),
         ),
         migrations.AlterField(
-            model_name='premiumpaymentline',
-            name='authorization',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='premium_lines', to='family.authorization'),
+            model_name="premiumpaymentline",
+            name="authorization",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="premium_lines",
+                to="family.authorization",
+            ),
         ),
     ]
