@@ -405,11 +405,17 @@ class RefundLine(models.Model):
 
 
 class PremiumPayment(models.Model):
-    """个账代缴 (R16): a member's resident premium for one year, paid from holders' accounts."""
+    """个账代缴 (R16): a member's resident premium for one year, paid from holders' accounts; or
+    (R26) the person's own premium paid from their 医保钱包 (lines on wallet-funds accounts,
+    without an authorization)."""
 
     class PayType(models.TextChoices):
         PERSONAL = "personal", _("个人共济")
         FAMILY = "family", _("家庭共济")
+        WALLET = "wallet", _("医保钱包")
+
+    # What a holder chooses from when paying for a member (R16); WALLET is the owner's own (R26).
+    HOLDER_PAY_TYPES = (PayType.PERSONAL, PayType.FAMILY)
 
     public_id = models.UUIDField(_("缴费编号"), default=uuid.uuid4, unique=True, editable=False)
     member = models.ForeignKey(
@@ -457,8 +463,13 @@ class PremiumPaymentLine(models.Model):
     payer = models.ForeignKey(
         InsuredPerson, on_delete=models.PROTECT, related_name="+", verbose_name=_("付款人")
     )
+    # None on a wallet line (R26): the owner pays from their own wallet
     authorization = models.ForeignKey(
-        Authorization, on_delete=models.PROTECT, related_name="premium_lines"
+        Authorization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="premium_lines",
     )
     amount = models.DecimalField(_("金额（元）"), **MONEY)
 

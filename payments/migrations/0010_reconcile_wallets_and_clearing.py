@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("accounts", "0010_wallet_notices"),
-        ("payments", "0008_wallet_sources"),
+        ("payments", "0009_wallet_premium"),
     ]
 
     operations = [
