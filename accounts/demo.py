@@ -134,6 +134,10 @@ COUNTER_WORK = [
     "change_relationship",
     "add_premiumpayment",
 ]
+# The wallet (R23): its state, holdings and transfers on the person page; opening and closing
+# one for a person at the counter (R18) is counter work.
+WALLET_VIEW = ["view_wallet", "view_holding", "view_entry", "view_transfer"]
+WALLET_COUNTER_WORK = ["change_wallet"]
 GROUP_PERMISSIONS = {
     CLERK: [
         "view_regionpolicy",
@@ -153,6 +157,9 @@ GROUP_PERMISSIONS = {
         "change_outofregionfiling",
         # staff console (issue 6): counter binding, revoke/end/order, premium at the counter
         *COUNTER_WORK,
+        # the wallet at the counter (R23)
+        *WALLET_VIEW,
+        *WALLET_COUNTER_WORK,
     ],
     SUPERVISOR: [
         "view_regionpolicy",
@@ -183,6 +190,12 @@ GROUP_PERMISSIONS = {
         *COUNTER_WORK,
         "review_counterbinding",
         "export_auditentry",
+        # wallet (issue 15): read wallets and transfers, open and close them at the counter;
+        # see and confirm their regions' clearing batches (R27)
+        *WALLET_VIEW,
+        *WALLET_COUNTER_WORK,
+        "view_clearingbatch",
+        "confirm_clearingbatch",
     ],
     # Reference data and schedules; reads everything of their regions, changes no person's
     # relationships or money (that is counter work).
@@ -206,6 +219,7 @@ GROUP_PERMISSIONS = {
         "view_guardianship",
         "view_counterbinding",
         *PAYMENTS_VIEW,
+        *WALLET_VIEW,
         "add_institution",
         "change_institution",
         # django-celery-beat: the schedules of issue 5

@@ -437,6 +437,10 @@ AUDIT_ACTION_LABELS = {
     "audit.export": pgettext_lazy("audit action", "导出审计记录"),
     "wallet.open": pgettext_lazy("audit action", "确认使用医保钱包"),
     "wallet.close": pgettext_lazy("audit action", "关闭医保钱包"),
+    "wallet.transfer_send": pgettext_lazy("audit action", "医保钱包转账转出"),
+    "wallet.transfer_accepted": pgettext_lazy("audit action", "接收医保钱包转账"),
+    "wallet.transfer_declined": pgettext_lazy("audit action", "拒收医保钱包转账"),
+    "wallet.transfer_returned": pgettext_lazy("audit action", "医保钱包转账逾期退回"),
 }
 
 

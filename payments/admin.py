@@ -832,6 +832,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "ok",
         "mismatch_count",
         "accounts_checked",
+        "wallets_checked",
         "ledger_total",
         "finished_at",
     ]
@@ -842,6 +843,7 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "finished_at",
         "ok",
         "accounts_checked",
+        "wallets_checked",
         "mismatch_count",
         "ledger_total",
         "mismatches_display",
@@ -861,17 +863,17 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not obj.mismatch_count:
             return _("无")
         viewer = getattr(obj, "viewer", None) or AnonymousUser()
-        mismatches = in_staff_scope(
-            obj.mismatches.select_related("account__person", "account__region"),
-            user=viewer,
-            region_field="account__region",
+        every_kind = obj.mismatches.select_related("account__person", "account__region", "person")
+        mismatches = in_staff_scope(every_kind, user=viewer, region_field="region") | (
+            in_staff_scope(every_kind, user=viewer, region_field="account__region")
         )
         count = obj.mismatch_count if staff_region_ids(user=viewer) is None else mismatches.count()
         if not count:
             return _("您经办的统筹区没有不符账户")
-        shown = mismatches.order_by("account_id")[:RUN_MISMATCHES_SHOWN]
+        shown = mismatches.order_by("kind", "account_id", "person_id")[:RUN_MISMATCHES_SHOWN]
         head = format_html(
-            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            _("不符类别"),
             _("账户"),
             _("账户余额（元）"),
             _("分录合计（元）"),
@@ -880,10 +882,11 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         )
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    _account_link(m.account),
+                    m.get_kind_display(),
+                    _mismatch_subject(m),
                     _money(m.balance),
                     _money(m.ledger_sum),
                     _money(m.difference),
@@ -902,11 +905,27 @@ class ReconciliationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return format_html("<table><thead>{}</thead><tbody>{}</tbody></table>{}", head, rows, every)
 
 
+def _mismatch_subject(mismatch: ReconciliationMismatch):
+    """Whom a mismatch concerns: the account (linked), a wallet's owner, or a region; the
+    clearing total concerns all regions."""
+    if mismatch.account_id is not None:
+        return _account_link(mismatch.account)
+    if mismatch.person_id is not None:
+        return str(mismatch.person)
+    if mismatch.region_id is not None:
+        return str(mismatch.region)
+    return _("全部统筹区")
+
+
 @admin.register(ReconciliationMismatch)
 class ReconciliationMismatchAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    region_field = "account__region"
+    # The mismatch's own region (the account's, the wallet owner's or the owing region), or its
+    # account's for rows recorded without one. The clearing total has neither and is seen only
+    # by staff of every region (the national tier).
+    region_field = ("region", "account__region")
     list_display = [
         "run_started_at",
+        "kind",
         "person_name",
         "person_masked_id",
         "balance",
@@ -914,11 +933,18 @@ class ReconciliationMismatchAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, ad
         "difference",
         "last_balance_after",
     ]
-    list_select_related = ["run", "account__person"]
-    search_fields = ["account__person__name", "=account__person__id_number"]
+    list_select_related = ["run", "account__person", "person", "region"]
+    list_filter = ["kind"]
+    search_fields = [
+        "account__person__name",
+        "=account__person__id_number",
+        "person__name",
+        "=person__id_number",
+    ]
     date_hierarchy = "run__started_at"
     fields = [
         "run",
+        "kind",
         "account_display",
         "balance",
         "ledger_sum",
@@ -928,7 +954,15 @@ class ReconciliationMismatchAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, ad
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("run", "account__person")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("run", "account__person", "account__region", "person", "region")
+        )
+
+    @staticmethod
+    def _person(obj):
+        return obj.person or (obj.account.person if obj.account_id else None)
 
     @admin.display(description=_("对账时间"), ordering="run__started_at")
     def run_started_at(self, obj):
@@ -936,12 +970,14 @@ class ReconciliationMismatchAdmin(RegionScopedAdminMixin, ReadOnlyAdminMixin, ad
 
     @admin.display(description=_("参保人"), ordering="account__person__name")
     def person_name(self, obj):
-        return obj.account.person.name
+        person = self._person(obj)
+        return person.name if person else "—"
 
     @admin.display(description=_("身份证号码"))
     def person_masked_id(self, obj):
-        return obj.account.person.masked_id_number
+        person = self._person(obj)
+        return person.masked_id_number if person else "—"
 
     @admin.display(description=_("账户"))
     def account_display(self, obj):
-        return _account_link(obj.account)
+        return _mismatch_subject(obj)

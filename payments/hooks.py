@@ -12,13 +12,21 @@ locked (accounts before wallets, always, so that settlements and transfers never
   Money in flight (R25) is never in it.
 - `spent(settlement, line, at)` records that `line` (source `wallet`, account: the owing region's
   wallet-funds account) took `line.amount` from the wallet.
-- `refunded(refund_line, at)` puts a refund of a wallet line back into the wallet (R26)."""
+- `refunded(refund_line, at)` puts a refund of a wallet line back into the wallet (R26).
+
+The nightly reconciliation (`payments.services.reconcile`) checks the ledger; an app that keeps
+books of its own beside it (the wallet's holdings and entries, R23) registers a check with
+`register_reconciliation_check`. Each check runs inside the reconciliation's transaction, on its
+one snapshot (REPEATABLE READ), after the ledger's own checks: `check(run_id)` records each pair
+of figures that differ as a `ReconciliationMismatch` of that run (set-based, `INSERT … SELECT`)
+and returns `ReconciliationCounts(checked, mismatches)`. It never changes a balance."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from accounts.models import InsuredPerson
 
@@ -44,3 +52,27 @@ def register_wallet_source(source: WalletSource | None) -> None:
 
 def wallet_source() -> WalletSource | None:
     return _wallet_source
+
+
+class ReconciliationCounts(NamedTuple):
+    checked: int  # rows the check looked at (wallets)
+    mismatches: int  # ReconciliationMismatch rows it recorded
+
+
+ReconciliationCheck = Callable[[int], ReconciliationCounts]
+
+_reconciliation_checks: dict[str, ReconciliationCheck] = {}
+
+
+def register_reconciliation_check(name: str, check: ReconciliationCheck | None) -> None:
+    """Add (or with None, remove) the check called `name`; registering a name again replaces
+    it, so an AppConfig.ready() run twice registers one check."""
+    if check is None:
+        _reconciliation_checks.pop(name, None)
+    else:
+        _reconciliation_checks[name] = check
+
+
+def reconciliation_checks() -> list[ReconciliationCheck]:
+    """The registered checks, in the order they were first registered."""
+    return list(_reconciliation_checks.values())

@@ -405,11 +405,17 @@ class RefundLine(models.Model):
 
 
 class PremiumPayment(models.Model):
-    """个账代缴 (R16): a member's resident premium for one year, paid from holders' accounts."""
+    """个账代缴 (R16): a member's resident premium for one year, paid from holders' accounts; or
+    (R26) the person's own premium paid from their 医保钱包 (lines on wallet-funds accounts,
+    without an authorization)."""
 
     class PayType(models.TextChoices):
         PERSONAL = "personal", _("个人共济")
         FAMILY = "family", _("家庭共济")
+        WALLET = "wallet", _("医保钱包")
+
+    # What a holder chooses from when paying for a member (R16); WALLET is the owner's own (R26).
+    HOLDER_PAY_TYPES = (PayType.PERSONAL, PayType.FAMILY)
 
     public_id = models.UUIDField(_("缴费编号"), default=uuid.uuid4, unique=True, editable=False)
     member = models.ForeignKey(
@@ -457,8 +463,13 @@ class PremiumPaymentLine(models.Model):
     payer = models.ForeignKey(
         InsuredPerson, on_delete=models.PROTECT, related_name="+", verbose_name=_("付款人")
     )
+    # None on a wallet line (R26): the owner pays from their own wallet
     authorization = models.ForeignKey(
-        Authorization, on_delete=models.PROTECT, related_name="premium_lines"
+        Authorization,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="premium_lines",
     )
     amount = models.DecimalField(_("金额（元）"), **MONEY)
 
@@ -602,13 +613,18 @@ class CreditRow(models.Model):
 
 
 class ReconciliationRun(models.Model):
-    """One nightly check (issue 5 point 6): every personal account's cached balance against the
-    sum of its legs, and the sum of all legs against zero. A mismatch is recorded and shown to
-    staff (`ReconciliationMismatch`, the admin index); nothing here ever changes a balance."""
+    """One nightly check (issue 5 point 6, issue 15 point 6): every personal account's cached
+    balance against the sum of its legs, the sum of all legs against zero, clearing receivables
+    against clearing payables (R27), and whatever the checks registered through
+    `payments.hooks.register_reconciliation_check` add (the wallets' books, R23). A mismatch is
+    recorded and shown to staff (`ReconciliationMismatch`, the admin index); nothing here ever
+    changes a balance."""
 
     started_at = models.DateTimeField(_("开始时间"), db_index=True)
     finished_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
     accounts_checked = models.PositiveIntegerField(_("核对账户数"), default=0)
+    # What the registered checks looked at (wallets, R23); 0 without the wallet app.
+    wallets_checked = models.PositiveIntegerField(_("核对钱包数"), default=0)
     mismatch_count = models.PositiveIntegerField(_("不符账户数"), default=0)
     # The sum of every leg of every account, bureau accounts included: 0 in a sound ledger.
     ledger_total = models.DecimalField(_("全部分录合计（元）"), default=ZERO, **MONEY)
@@ -630,8 +646,28 @@ class ReconciliationRun(models.Model):
 
 
 class ReconciliationMismatch(models.Model):
-    """A personal account whose cached balance differs from the sum of its legs in one run. The
-    figures are those of the run's snapshot; the balance itself is left as it was."""
+    """Two figures that must be equal and are not, in one run: `balance` is the figure kept
+    (a cached balance, or the total of the rows that say where the money is) and `ledger_sum`
+    the one it must equal; `kind` says which pair. The figures are those of the run's snapshot;
+    nothing is changed.
+
+    Who it concerns: `account` (a personal account; the region's wallet-funds or in-flight
+    account), `person` (the owner of a wallet: payments knows people, never the wallet app's
+    rows), `region` (the account's region, the wallet owner's, or the owing region of a
+    holding); none of them for the clearing total, which is national."""
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", _("个人账户余额与分录合计不符")
+        # R23: a wallet's balance against its holdings, its entries and its last entry
+        WALLET_HOLDINGS = "wallet_holdings", _("钱包余额与各统筹区资金合计不符")
+        WALLET_ENTRIES = "wallet_entries", _("钱包余额与钱包明细合计不符")
+        WALLET_LAST_ENTRY = "wallet_last_entry", _("钱包余额与最近一笔明细的变动后余额不符")
+        HOLDING_ENTRIES = "holding_entries", _("钱包的一个统筹区资金与该统筹区明细合计不符")
+        # R23, R25: per region, the wallets' holdings and the pending transfers in the ledger
+        WALLET_FUNDS = "wallet_funds", _("统筹区钱包资金合计与钱包资金账户分录合计不符")
+        WALLET_IN_FLIGHT = "wallet_in_flight", _("统筹区待接收转账合计与在途资金账户分录合计不符")
+        # R27: all regions' clearing payables against all regions' receivables
+        CLEARING = "clearing", _("全部清算应付与全部清算应收不符")
 
     run = models.ForeignKey(
         ReconciliationRun,
@@ -639,25 +675,56 @@ class ReconciliationMismatch(models.Model):
         related_name="mismatches",
         verbose_name=_("对账记录"),
     )
+    kind = models.CharField(
+        _("不符类别"), max_length=24, choices=Kind, default=Kind.PERSONAL, db_index=True
+    )
     account = models.ForeignKey(
-        LedgerAccount, on_delete=models.PROTECT, related_name="+", verbose_name=_("账户")
+        LedgerAccount,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("账户"),
+    )
+    person = models.ForeignKey(
+        InsuredPerson,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("参保人"),
+    )
+    region = models.ForeignKey(
+        RegionPolicy,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("统筹区"),
     )
     balance = models.DecimalField(_("账户余额（元）"), **MONEY)
     ledger_sum = models.DecimalField(_("分录合计（元）"), **MONEY)
     difference = models.DecimalField(_("差额（余额−分录合计，元）"), **MONEY)
-    # balance_after of the account's newest leg: where it equals the balance, a leg is missing or
-    # wrong; where it equals the sum, the cached balance was changed outside the ledger.
+    # balance_after of the account's newest leg (of a wallet's newest entry, for the wallet
+    # kinds): where it equals the balance, a leg is missing or wrong; where it equals the sum,
+    # the cached balance was changed outside the ledger.
     last_balance_after = models.DecimalField(
         _("最近一笔分录的变动后余额（元）"), null=True, blank=True, **MONEY
     )
 
     class Meta:
-        ordering = ["run", "account"]
+        ordering = ["run", "kind", "account", "person", "region"]
         verbose_name = _("对账不符记录")
         verbose_name_plural = _("对账不符记录")
         constraints = [
             models.UniqueConstraint(
-                fields=["run", "account"], name="reconciliationmismatch_once_per_run"
+                fields=["run", "kind", "account", "person", "region"],
+                nulls_distinct=False,
+                name="reconciliationmismatch_once_per_run",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="personal") | Q(account__isnull=False),
+                name="reconciliationmismatch_personal_names_the_account",
             ),
             models.CheckConstraint(
                 condition=~Q(difference=0), name="reconciliationmismatch_difference_not_zero"
@@ -665,4 +732,4 @@ class ReconciliationMismatch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} {self.difference}"
+        return f"{self.kind} {self.account_id or self.person_id or ''} {self.difference}"

@@ -36,8 +36,9 @@ urlpatterns = [
     ),
 ]
 
+# The person page (`staff:person`) is served by the wallet app, whose view adds its panel to
+# `views.staff.PersonDetailView` (wallet/urls.py).
 staff_patterns = [
-    path("persons/<uuid:public_id>/", staff.PersonDetailView.as_view(), name="person"),
     path(
         "persons/<uuid:public_id>/premium/",
         staff.PremiumCounterView.as_view(),

@@ -21,6 +21,7 @@ staff_patterns = [
     *accounts.urls.staff_patterns,
     *family.urls.staff_patterns,
     *payments.urls.staff_patterns,
+    *wallet.urls.staff_patterns,
 ]
 
 # A database gone mid-request is a 503 "try again" page; any other error a 500 (both without

@@ -14,9 +14,19 @@ WALLET_PLACE_NOT_CONFIRMED = _("请确认您的参保地")
 WALLET_PHONE_NOT_CONFIRMED = _("请确认您的手机号码")
 WALLET_NOT_YOURS = _("只能由参保人本人办理医保钱包")
 
+# R18, R23: at the counter, a clerk of the person's region acts for them, having seen a card
+WALLET_COUNTER_NOT_ALLOWED = _("您没有在窗口办理医保钱包的权限")
+WALLET_OUT_OF_REGION = _("该参保人不属于您负责的统筹区，不能为其办理医保钱包")
+WALLET_DOCS_MISSING = _("请查验参保人本人的居民身份证或社会保障卡，并勾选查验的证件")
+WALLET_DOCS_INVALID = _("查验的证件只能是居民身份证或社会保障卡")
+
 # R23
 WALLET_NOT_OPEN = _("您的医保钱包未开通或已关闭")
 WALLET_NOT_EMPTY = _("医保钱包内还有余额，余额为零时才能关闭")
+# R26
+WALLET_PREMIUM_SHORT = _(
+    "医保钱包余额%(balance)s元，不足以缴纳%(amount)s元的保费：请改用其他方式缴费"
+)
 WALLET_TRANSFER_PENDING = _("有一笔转入您钱包的转账等您处理：接收或拒收后才能关闭")
 
 # R24: who may send, to whom
@@ -48,3 +58,6 @@ TRANSFER_ANSWER_LATE = _("这笔转账已过接收截止时间，款项将退回
 TRANSFER_NOTHING_AVAILABLE = _("个人账户暂无可转金额（本地须保留%(floor)s元），暂时不能转账")
 TRANSFER_AMOUNT_INVALID = _("请输入转账金额，例如 500 或 500.00")
 TRANSFER_VERIFICATION_FAILED = _("身份核验未通过，密码错误")
+# R27: clearing
+CLEARING_NOT_YOUR_REGION = _("只能由该批次所涉统筹区的经办人员确认本方")
+CLEARING_ALREADY_CONFIRMED = _("本方已确认过该清算批次")

@@ -1,7 +1,8 @@
 """Forms of the wallet pages (R23-R25): the two confirmations of the open page, the close
-button, the two steps of a transfer, the recipient's answer and the lists' filters. They parse
-input; the services own the rules, and a refusal is placed by its code (`FIELD_ERRORS`,
-`TRANSFER_FIELD_ERRORS`)."""
+button, the two steps of a transfer, the recipient's answer and the lists' filters, and the
+counter versions of open and close (R18), where the clerk also ticks the cards they saw. They
+parse input; the services own the rules, and a refusal is placed by its code (`FIELD_ERRORS`,
+`TRANSFER_FIELD_ERRORS`, `COUNTER_FIELD_ERRORS`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from family.forms.binding import RELATION_PLACEHOLDER, RelativeIdNumberField
 from family.forms.member import DateRangeFilterForm
-from family.models import Relation
+from family.models import CounterBinding, Relation
 
 from .errors import (
     TRANSFER_AMOUNT_INVALID,
@@ -37,6 +38,11 @@ ANSWER_MISSING = _("请选择接收或拒收")
 FIELD_ERRORS = {
     "wallet_place_not_confirmed": "confirm_place",
     "wallet_phone_not_confirmed": "confirm_phone",
+}
+COUNTER_FIELD_ERRORS = {
+    **FIELD_ERRORS,
+    "wallet_docs_missing": "documents_seen",
+    "wallet_docs_invalid": "documents_seen",
 }
 
 
@@ -356,3 +362,52 @@ class EntryFilterForm(DateRangeFilterForm):
     @property
     def filtered(self) -> bool:
         return any(self.filters.values())
+
+
+def _documents_field() -> forms.MultipleChoiceField:
+    """R18: the cards of the person the clerk saw. Not required here: the service says so."""
+    return forms.MultipleChoiceField(
+        label=_("查验的证件"),
+        choices=CounterBinding.Card.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=_("参保人本人的证件，至少一种；记入审计记录"),
+    )
+
+
+class CounterWalletOpenForm(forms.Form):
+    """确认使用钱包 at the counter (R18, R23): the cards seen, and the insured place and masked
+    phone confirmed with the person."""
+
+    documents_seen = _documents_field()
+    confirm_place = forms.BooleanField(error_messages={"required": WALLET_PLACE_NOT_CONFIRMED})
+    confirm_phone = forms.BooleanField(error_messages={"required": WALLET_PHONE_NOT_CONFIRMED})
+
+    def __init__(self, *args, place: str, phone: str, back_url: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["confirm_place"].label = _("已与参保人核对参保地为%(place)s") % {"place": place}
+        self.fields["confirm_phone"].label = _("已与参保人核对手机号码为%(phone)s") % {
+            "phone": phone
+        }
+        self.helper = FormHelper()
+        self.helper.form_method = "post"
+        self.helper.layout = Layout(
+            "documents_seen",
+            Field("confirm_place", css_class="form-check-input-lg"),
+            Field("confirm_phone", css_class="form-check-input-lg"),
+            _buttons(_("确认开通钱包"), "btn-primary", back_url),
+        )
+
+
+class CounterWalletCloseForm(forms.Form):
+    """Closing at the counter (R18, R23): the cards seen are the confirmation."""
+
+    documents_seen = _documents_field()
+
+    def __init__(self, *args, back_url: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_method = "post"
+        self.helper.layout = Layout(
+            "documents_seen", _buttons(_("确认关闭钱包"), "btn-danger", back_url)
+        )

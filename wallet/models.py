@@ -21,7 +21,13 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import InsuredPerson, RegionPolicy
 from family.models import Relation
-from payments.models import LedgerAccount, LedgerTransaction, RefundLine, SettlementLine
+from payments.models import (
+    LedgerAccount,
+    LedgerTransaction,
+    PremiumPaymentLine,
+    RefundLine,
+    SettlementLine,
+)
 
 
 class Wallet(models.Model):
@@ -195,6 +201,7 @@ class Entry(models.Model):
         TRANSFER_IN = "transfer_in", _("转账入账")
         SPEND = "spend", _("就医购药支付")
         REFUND = "refund", _("结算退款")
+        PREMIUM = "premium", _("缴纳居民医保费")
 
     public_id = models.UUIDField(_("公开编号"), default=uuid.uuid4, unique=True, editable=False)
     wallet = models.ForeignKey(
@@ -215,6 +222,9 @@ class Entry(models.Model):
     refund_line = models.ForeignKey(
         RefundLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    premium_line = models.ForeignKey(
+        PremiumPaymentLine, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     description = models.CharField(_("摘要"), max_length=200)
     occurred_at = models.DateTimeField(_("发生时间"))
     created_at = models.DateTimeField(_("记账时间"), auto_now_add=True)
@@ -232,10 +242,134 @@ class Entry(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="transfer_in", amount__gt=0, transfer__isnull=False)
                 | Q(kind="spend", amount__lt=0, settlement_line__isnull=False)
-                | Q(kind="refund", amount__gt=0, refund_line__isnull=False),
+                | Q(kind="refund", amount__gt=0, refund_line__isnull=False)
+                | Q(kind="premium", amount__lt=0, premium_line__isnull=False),
                 name="walletentry_kind_shape",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount}"
+
+
+class ClearingBatch(models.Model):
+    """R27: one night's net position between two regions. Its lines are the cross-region wallet
+    spends and refunds not cleared before; `amount` is what `payer_region` owes `payee_region`
+    once they are netted (0 when they cancel out). Both regions confirm; at the second
+    confirmation the positions are settled in the ledger (status settled)."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待确认")
+        SETTLED = "settled", _("已确认清算")
+
+    public_id = models.UUIDField(_("批次编号"), default=uuid.uuid4, unique=True, editable=False)
+    business_date = models.DateField(_("清算日期"))
+    payer_region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("应付方统筹区")
+    )
+    payee_region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("应收方统筹区")
+    )
+    amount = models.DecimalField(_("轧差金额（元）"), max_digits=14, decimal_places=2)
+    lines_count = models.PositiveIntegerField(_("明细笔数"))
+    status = models.CharField(_("状态"), max_length=10, choices=Status, default=Status.OPEN)
+    payer_confirmed_at = models.DateTimeField(_("应付方确认时间"), null=True, blank=True)
+    payer_confirmed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("应付方确认人"),
+    )  # fmt: skip
+    payee_confirmed_at = models.DateTimeField(_("应收方确认时间"), null=True, blank=True)
+    payee_confirmed_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("应收方确认人"),
+    )  # fmt: skip
+    ledger_transaction = models.OneToOneField(
+        LedgerTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("清算凭证"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("生成时间"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-business_date", "-id"]
+        verbose_name = _("跨统筹区清算批次")
+        verbose_name_plural = _("跨统筹区清算批次")
+        permissions = [("confirm_clearingbatch", _("可以确认跨统筹区清算批次"))]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(payer_region=models.F("payee_region")),
+                name="clearingbatch_two_regions",
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="clearingbatch_not_negative"),
+            models.CheckConstraint(
+                condition=Q(status="open")
+                | Q(
+                    status="settled",
+                    payer_confirmed_at__isnull=False,
+                    payee_confirmed_at__isnull=False,
+                ),
+                name="clearingbatch_settled_when_both_confirmed",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.business_date} {self.payer_region_id}→{self.payee_region_id} {self.amount}"
+
+
+class ClearingLine(models.Model):
+    """One cross-region wallet movement in a batch (R27): a spend or a premium paid to another
+    region's fund (positive: `owing_region` owes `owed_region` more) or a refund of a spend
+    (negative). Each movement is cleared once."""
+
+    batch = models.ForeignKey(
+        ClearingBatch, on_delete=models.PROTECT, related_name="lines", verbose_name=_("批次")
+    )
+    owing_region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("资金所属统筹区")
+    )
+    owed_region = models.ForeignKey(
+        RegionPolicy, on_delete=models.PROTECT, related_name="+", verbose_name=_("就医地统筹区")
+    )
+    amount = models.DecimalField(_("金额（元）"), max_digits=14, decimal_places=2)
+    settlement_line = models.OneToOneField(
+        SettlementLine, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="clearing_line",
+    )  # fmt: skip
+    refund_line = models.OneToOneField(
+        RefundLine, on_delete=models.PROTECT, null=True, blank=True, related_name="clearing_line"
+    )
+    premium_line = models.OneToOneField(
+        PremiumPaymentLine, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="clearing_line",
+    )  # fmt: skip
+    occurred_at = models.DateTimeField(_("发生时间"))
+
+    class Meta:
+        ordering = ["batch", "occurred_at", "id"]
+        verbose_name = _("清算明细")
+        verbose_name_plural = _("清算明细")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    amount__gt=0,
+                    settlement_line__isnull=False,
+                    refund_line__isnull=True,
+                    premium_line__isnull=True,
+                )
+                | Q(
+                    amount__lt=0,
+                    settlement_line__isnull=True,
+                    refund_line__isnull=False,
+                    premium_line__isnull=True,
+                )
+                | Q(
+                    amount__gt=0,
+                    settlement_line__isnull=True,
+                    refund_line__isnull=True,
+                    premium_line__isnull=False,
+                ),
+                name="clearingline_spend_or_refund",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owing_region_id}→{self.owed_region_id} {self.amount}"

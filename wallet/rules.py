@@ -5,6 +5,7 @@ portal's TIME_ZONE), whatever zone the instant comes in."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -23,18 +24,45 @@ NIGHT_STARTS = dt.time(22, 0)
 DAY_STARTS = dt.time(6, 0)
 
 
-def amount_refusal(amount: Decimal) -> ValidationError | None:
-    """Why `amount` may not be sent (R24), or None: more than nothing, at most 2,000.00, fen."""
+# An amount as text: ASCII digits with an optional fraction (and a minus sign, so that "-1"
+# is refused as not positive rather than as malformed). No exponent, no grouping, none of the
+# other scripts' digits that Decimal() would take ("１２", "٣"), no "NaN".
+_AMOUNT_TEXT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+CENT = Decimal("0.01")
+
+
+def _as_decimal(amount: Decimal | str) -> Decimal | None:
+    if isinstance(amount, Decimal):
+        return amount
+    if isinstance(amount, str):
+        text = amount.strip()
+        if _AMOUNT_TEXT.fullmatch(text):
+            return Decimal(text)
+    return None  # a float, an int, None, or text that is not an amount
+
+
+def amount_refusal(amount: Decimal | str) -> ValidationError | None:
+    """Why `amount` may not be sent (R24), or None: more than nothing, at most 2,000.00, fen.
+    `amount` is a Decimal or the text a person typed (surrounding spaces ignored); anything
+    else is refused as malformed, never raised on."""
+    value = _as_decimal(amount)
     try:
-        if not amount.is_finite() or amount != amount.quantize(Decimal("0.01")):
+        if value is None or not value.is_finite() or value != value.quantize(CENT):
             return ValidationError(TRANSFER_AMOUNT_FORMAT, code="transfer_amount_format")
-    except InvalidOperation:
+    except InvalidOperation:  # too many digits to have two places
         return ValidationError(TRANSFER_AMOUNT_FORMAT, code="transfer_amount_format")
-    if amount <= 0:
+    if value <= 0:
         return ValidationError(TRANSFER_AMOUNT_NOT_POSITIVE, code="transfer_amount_not_positive")
-    if amount > TRANSFER_MAX:
+    if value > TRANSFER_MAX:
         return ValidationError(TRANSFER_AMOUNT_TOO_LARGE, code="transfer_amount_too_large")
     return None
+
+
+def amount_value(amount: Decimal | str) -> Decimal:
+    """The amount `amount_refusal` accepted, as a Decimal of two places ("5E+2" is 500.00)."""
+    value = _as_decimal(amount)
+    assert value is not None and amount_refusal(amount) is None
+    return value.quantize(CENT)
 
 
 def is_night(at: dt.datetime) -> bool:

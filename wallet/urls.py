@@ -1,10 +1,13 @@
-"""URL map of the wallet app (R23-R25): the citizen's pages under /wallet/, "wallet" namespace.
+"""URL map of the wallet app (R23-R27): the citizen's pages under /wallet/, "wallet" namespace.
 Each page is the logged-in person's own wallet; the one id, a transfer's public id, is looked
-up only among the transfers that person sent or received."""
+up only among the transfers that person sent or received. Its staff console pages
+(`staff_patterns`, which portal/urls.py joins with the other apps' under /staff/ in the "staff"
+namespace): the person page with its wallet panel, the wallet at the counter (R18), and
+clearing between regions (R27)."""
 
 from django.urls import path
 
-from . import views
+from . import staff_views, views, views_clearing, views_premium
 
 app_name = "wallet"
 
@@ -17,4 +20,41 @@ urlpatterns = [
     path("transfers/<uuid:public_id>/", views.TransferDetailView.as_view(), name="transfer"),
     path("history/", views.WalletHistoryView.as_view(), name="history"),
     path("history.csv", views.WalletHistoryView.as_view(csv=True), name="history-csv"),
+    path("premium/", views_premium.WalletPremiumView.as_view(), name="premium"),
+]
+
+# Staff console pages under /staff/ ("staff" namespace, joined in portal/urls.py).
+staff_patterns = [
+    path("clearing/", views_clearing.ClearingListView.as_view(), name="clearing"),
+    path(
+        "clearing/<uuid:public_id>/",
+        views_clearing.BatchDetailView.as_view(),
+        name="clearing-batch",
+    ),
+    path(
+        "clearing/<uuid:public_id>/confirm/",
+        views_clearing.BatchConfirmView.as_view(),
+        name="clearing-confirm",
+    ),
+    path(
+        "clearing/<uuid:public_id>/export.csv",
+        views_clearing.BatchCsvView.as_view(),
+        name="clearing-csv",
+    ),
+    path("persons/<uuid:public_id>/", staff_views.PersonDetailView.as_view(), name="person"),
+    path(
+        "persons/<uuid:public_id>/wallet/transfers/",
+        staff_views.WalletTransfersView.as_view(),
+        name="wallet-transfers",
+    ),
+    path(
+        "persons/<uuid:public_id>/wallet/open/",
+        staff_views.CounterWalletOpenView.as_view(),
+        name="wallet-open",
+    ),
+    path(
+        "persons/<uuid:public_id>/wallet/close/",
+        staff_views.CounterWalletCloseView.as_view(),
+        name="wallet-close",
+    ),
 ]

@@ -21,7 +21,9 @@ api = NinjaAPI(
     # 2.0.0 (issue 13): signature version 2 signs the Idempotency-Key and a signed request is
     # remembered while its timestamp is valid; version 1 signatures are refused. The paths and
     # fields are unchanged, so the path stays /api/v1/.
-    version="2.0.0",
+    # 2.1.0 (issue 15, R26): a line's source may also be "wallet" (the patient's 医保钱包, paid
+    # after their own account and before family mutual aid). Additive: the path stays /api/v1/.
+    version="2.1.0",
     description=(
         "Direct settlement at designated institutions from the employee medical-insurance "
         "personal account with family mutual aid. Every request is signed (signature version "

@@ -90,7 +90,11 @@ class RefundIn(Schema):
 
 class LineOut(Schema):
     payer: str = Field(..., description="The payer's masked name, e.g. 王*国.")
-    source: Literal["own", "mutual_aid"]
+    source: Literal["own", "wallet", "mutual_aid"] = Field(
+        ...,
+        description="own: the patient's personal account; wallet: the patient's 医保钱包 "
+        "(R26, paid next); mutual_aid: a family member's account through an authorization.",
+    )
     amount: str
 
 

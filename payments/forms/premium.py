@@ -47,7 +47,7 @@ def pay_type_field(help_texts: dict, **kwargs) -> forms.ChoiceField:
     """代缴方式, each choice labelled by what it means to whoever reads it (`help_texts`)."""
     return forms.ChoiceField(
         label=_("代缴方式"),
-        choices=[(value, help_texts[value]) for value in PayType.values],
+        choices=[(value, help_texts[value]) for value in PremiumPayment.HOLDER_PAY_TYPES],
         widget=forms.RadioSelect,
         error_messages={"required": PAY_TYPE_REQUIRED, "invalid_choice": PAY_TYPE_REQUIRED},
         **kwargs,

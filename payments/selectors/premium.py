@@ -251,6 +251,27 @@ def premium_check(
     return result
 
 
+def premium_own_check(*, member: InsuredPerson, year: int, at: dt.datetime) -> PremiumCheck:
+    """The checks of a person paying their own premium of `year` from their wallet (R26):
+    enrolment, not paid yet, timing. Whether the wallet holds enough is the wallet app's check."""
+    premium = premium_for(member=member, year=year)
+    result = PremiumCheck(
+        holder=member, member=member, year=year, pay_type=PayType.WALLET, at=at, premium=premium
+    )
+    if premium is None:
+        result.checks.append(
+            Check("premium", str(CHECK_TIMING), False,
+                  str(NO_PREMIUM % {"region": member.region.name, "year": year}))
+        )  # fmt: skip
+        return result
+    result.checks = [
+        _check_enrolment(result, premium),
+        _check_not_paid(result),
+        _check_timing(result, premium),
+    ]
+    return result
+
+
 def _check_binding(result: PremiumCheck, usable: list[Authorization]) -> Check:
     """R14: my own authorization for the member is usable now (window, relationship, both
     people normal); for 家庭共济 the holders who would pay are listed in order."""

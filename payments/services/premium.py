@@ -151,7 +151,7 @@ def premium_pay(
     returns the first payment with created=False. Refusals raise ValidationError with one error
     per failed check (codes: binding, enrolment, balance, not_paid → "already_paid", timing,
     premium) and change nothing."""
-    if pay_type not in PayType.values:
+    if pay_type not in PremiumPayment.HOLDER_PAY_TYPES:
         raise ValidationError(BAD_PAY_TYPE, code="pay_type")
     if not commitment_agreed:
         raise ValidationError(COMMITMENT_REQUIRED, code="commitment")

@@ -37,7 +37,8 @@ NO_HOLDERS = _("目前没有主账户人为该参保人授权，不能办理个�
 
 
 class PersonDetailView(StaffRequiredMixin, TemplateView):
-    """/staff/persons/<public_id>/: the person page (issue 6)."""
+    """The person page (issue 6), served at /staff/persons/<public_id>/ by the wallet app's
+    subclass, which adds the wallet panel (`wallet.staff_views.PersonDetailView`)."""
 
     template_name = "staff/person_detail.html"
     permission_required = ("accounts.view_insuredperson",)

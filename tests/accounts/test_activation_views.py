@@ -79,7 +79,7 @@ def test_the_old_one_step_activation_activates_nothing(client, demo_accounts):
     response = client.post(START, data, follow=True)
     assert str(ACTIVATED) not in _html(response)
     _nothing_activated(client, demo_accounts)
-    assert User.objects.filter(insured_person__isnull=False).count() == 9  # the cast's, only
+    assert User.objects.filter(insured_person__isnull=False).count() == 10  # the cast's, only
 
 
 def test_step_2_page_in_a_constant_number_of_queries(

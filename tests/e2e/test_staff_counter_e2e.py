@@ -2,16 +2,19 @@
 binding, adds three relatives (five members after binding, over 320100's threshold of four),
 ticks the document checklist, prints the letter, is refused a renamed executable, uploads the
 PDF scan and submits; js_super approves; the relationship is active with the counter letter.
-Screenshots of every step are in artifacts/screenshots/staff-counter-*.png."""
+Screenshots of every step are in artifacts/screenshots/staff-counter-*.png. And the wallet at the
+counter (R23): js_clerk opens 王建国's wallet with his identity card seen
+(artifacts/screenshots/staff-wallet-*.png)."""
 
 from __future__ import annotations
 
 import pytest
 
 from accounts.demo import STAFF_PASSWORD
-from accounts.models import InsuredPerson
+from accounts.models import AuditEntry, InsuredPerson
 from family.models import Authorization, CommitmentLetter, CounterBinding, Relationship
 from tests.staff.counter_helpers import pdf_bytes
+from wallet.models import Wallet
 
 from .conftest import check_page, shot
 
@@ -164,3 +167,55 @@ def test_counter_binding_with_documents_letter_scan_and_approval(
     phone.wait_for_load_state("networkidle")
     check_page(phone, "staff-counter-14-done-phone")
     assert not _overflows(phone)
+
+
+def test_a_clerk_opens_a_wallet_for_wang_jianguo_at_the_counter(desktop, phone, live_demo):
+    """R23 at the counter (R18, R20): js_clerk finds 王建国 (320100), opens the wallet page from
+    his person page, is refused without a card ticked, ticks his 居民身份证 and both
+    confirmations, and sees the open wallet on his page; the audit entry names the clerk and
+    the counter. The open page is also looked at on a phone."""
+    base, page = live_demo.url, desktop
+    wang = InsuredPerson.objects.get(name="王建国")
+    _staff_login(page, base, "js_clerk")
+    page.get_by_label("身份证号码或姓名").fill("王建国")
+    page.get_by_role("button", name="查找").click()
+    page.wait_for_load_state("networkidle")
+    page.get_by_role("link", name="王建国").first.click()
+    page.wait_for_load_state("networkidle")
+    wallet_panel = page.locator("section", has=page.get_by_role("heading", name="医保钱包"))
+    assert "未开通" in wallet_panel.inner_text()
+    check_page(page, "staff-wallet-01-person")
+
+    page.get_by_role("link", name="开通医保钱包").click()
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("heading", level=1).inner_text() == "为王建国开通医保钱包"
+    page.get_by_label("已与参保人核对参保地为江苏省南京市（320100）").check()
+    page.get_by_label(f"已与参保人核对手机号码为{wang.masked_phone}").check()
+    page.get_by_role("button", name="确认开通钱包").click()
+    page.wait_for_load_state("networkidle")
+    assert "请查验参保人本人的居民身份证或社会保障卡" in page.content()
+    assert not Wallet.objects.filter(person=wang).exists()
+    check_page(page, "staff-wallet-02-refused")
+
+    page.get_by_label("居民身份证").check()
+    page.get_by_label("已与参保人核对参保地为江苏省南京市（320100）").check()
+    page.get_by_label(f"已与参保人核对手机号码为{wang.masked_phone}").check()
+    page.get_by_role("button", name="确认开通钱包").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith(f"/staff/persons/{wang.public_id}/")
+    assert page.get_by_role("status").filter(has_text="已为王建国开通医保钱包").count() == 1
+    wallet_panel = page.locator("section", has=page.get_by_role("heading", name="医保钱包"))
+    assert "已开通" in wallet_panel.inner_text() and "0.00元" in wallet_panel.inner_text()
+    assert page.get_by_role("link", name="关闭医保钱包").count() == 1
+    check_page(page, "staff-wallet-03-opened")
+
+    assert Wallet.objects.get(person=wang).is_open
+    entry = AuditEntry.objects.get(person=wang, action="wallet.open")
+    assert (entry.channel, entry.actor.username) == ("counter", "js_clerk")
+    assert entry.after["documents_seen"] == ["id_card"]
+
+    _staff_login(phone, base, "js_clerk")
+    phone.goto(f"{base}/staff/persons/{wang.public_id}/wallet/close/")
+    phone.wait_for_load_state("networkidle")
+    assert not _overflows(phone)
+    check_page(phone, "staff-wallet-04-close-phone")

@@ -200,7 +200,7 @@ def test_the_openapi_pattern_is_the_rule(db):
     pattern = schema["components"]["schemas"]["SettlementIn"]["properties"]["amount"]["pattern"]
     assert pattern == "^[0-9]{1,7}(\\.[0-9]{1,2})?$"
     info = schema["info"]
-    assert info["version"] == "2.0.0"
+    assert info["version"] == "2.1.0"
 
 
 # Point 13: the edges of the API answer in its own shape ----------------------------------------

@@ -77,7 +77,21 @@ def _wallet_open(client, world) -> None:
     assert response.status_code == 302, response.content.decode()[:2000]
 
 
-PREPARE = {"bind_draft": _bind_draft, "activation": _activation, "wallet_open": _wallet_open}
+def _counter_wallet_open(client, world) -> None:
+    """js_clerk has opened 王建国's wallet at the counter (the close page then shows its form)."""
+    response = client.post(
+        reverse("staff:wallet-open", args=[world.objects["person"]]),
+        {"documents_seen": ["id_card"], "confirm_place": "on", "confirm_phone": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+
+PREPARE = {
+    "bind_draft": _bind_draft,
+    "activation": _activation,
+    "wallet_open": _wallet_open,
+    "counter_wallet_open": _counter_wallet_open,
+}
 
 
 def _prepare(client, world, page: Page) -> None:

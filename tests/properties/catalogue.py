@@ -108,6 +108,10 @@ PAGES = [
     Page("staff:relationship-end", CLERK, "relationship"),
     Page("staff:member-order", CLERK, "member"),
     Page("staff:person-status", CLERK, "person"),
+    # the wallet at the counter (R23); the close page with 王建国's wallet opened by the clerk
+    Page("staff:wallet-transfers", CLERK, "person"),
+    Page("staff:wallet-open", CLERK, "person"),
+    Page("staff:wallet-close", CLERK, "person", prepare="counter_wallet_open"),
 ]
 
 # Query parameters some view reads directly (besides its forms): each page gets them too.

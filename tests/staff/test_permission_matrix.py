@@ -149,6 +149,10 @@ PAGES = [
         "get",
         {"js_clerk": OK, "js_super": OK, "js_admin": FORBIDDEN},
     ),
+    # the wallet at the counter (R23): administrators read it, clerks and supervisors act
+    ("wallet-transfers", "person", "get", {"js_clerk": OK, "js_super": OK, "js_admin": OK}),
+    ("wallet-open", "person", "get", {"js_clerk": OK, "js_super": OK, "js_admin": FORBIDDEN}),
+    ("wallet-close", "person", "get", {"js_clerk": OK, "js_super": OK, "js_admin": FORBIDDEN}),
 ]
 REGIONAL = {"js_clerk", "js_super", "js_admin", "xj_clerk"}
 JIANGSU = {"js_clerk", "js_super", "js_admin"}

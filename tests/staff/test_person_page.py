@@ -32,8 +32,9 @@ DESHENG_END_SHOWN = f"{desheng_end():%Y-%m-%d %H:%M}"
 COUNTER = AuditEntry.Channel.COUNTER
 # The whole page: session, user, the user's regions, the user's and the groups' permissions,
 # the person, the balance, the held relationships and their authorizations, the authorizations
-# as member, the letters, the ledger entries, the audit entries.
-PERSON_PAGE_QUERIES = 13
+# as member, the letters, the ledger entries, the audit entries; the wallet panel's wallet, its
+# holdings and the recent transfers (R23, wallet.selectors.staff.wallet_panel).
+PERSON_PAGE_QUERIES = 16
 _seq = itertools.count(600)
 
 

@@ -149,6 +149,36 @@ class TestSend:
         assert refused(lambda: send(wang, mother, amount)) == code
         assert not Transfer.objects.exists() and balance(wang) == Decimal("5000.00")
 
+    @pytest.mark.parametrize(
+        ("text", "code"),
+        [
+            ("-1", "transfer_amount_not_positive"),
+            ("2000.01", "transfer_amount_too_large"),
+            ("10.001", "transfer_amount_format"),
+            ("１２", "transfer_amount_format"),  # full-width digits: Decimal() takes them
+            ("1e3", "transfer_amount_format"),
+            ("NaN", "transfer_amount_format"),
+            ("", "transfer_amount_format"),
+        ],
+    )
+    def test_an_amount_as_text_is_refused_not_raised_on(self, story, text, code):  # R24
+        """Regression: text went to Decimal methods and raised AttributeError."""
+        wang, mother = story
+        call = lambda: services.transfer_send(  # noqa: E731
+            sender=wang, actor=wang.user, channel=ONLINE, recipient=mother,
+            relation=Relation.PARENT, amount=text, idempotency_key="t", at=MORNING,
+        )  # fmt: skip
+        assert refused(call) == code
+        assert not Transfer.objects.exists() and balance(wang) == Decimal("5000.00")
+
+    def test_an_amount_as_text_is_sent_as_typed(self, story):  # R24
+        wang, mother = story
+        transfer, _created = services.transfer_send(
+            sender=wang, actor=wang.user, channel=ONLINE, recipient=mother,
+            relation=Relation.PARENT, amount=" 500 ", idempotency_key="t", at=MORNING,
+        )  # fmt: skip
+        assert transfer.amount == Decimal("500.00") and balance(wang) == Decimal("4500.00")
+
     def test_2000_is_allowed(self, story):  # R24
         wang, mother = story
         assert send(wang, mother, "2000.00").amount == Decimal("2000.00")

@@ -49,7 +49,7 @@ from ..errors import (
     TRANSFER_WALLET_NOT_OPEN,
 )
 from ..models import TRANSFERS_PER_DAY, Entry, Holding, Transfer, Wallet
-from ..rules import amount_refusal, answer_by, night_refusal
+from ..rules import amount_refusal, amount_value, answer_by, night_refusal
 from ..selectors.transfers import pending_sent, sent_on_day, transferable
 
 Kind = LedgerAccount.Kind
@@ -86,13 +86,14 @@ def transfer_send(
     channel: str,
     recipient: InsuredPerson,
     relation: str,
-    amount: Decimal,
+    amount: Decimal | str,
     idempotency_key: str,
     at: dt.datetime | None = None,
     evidence: str | None = None,
 ) -> tuple[Transfer, bool]:
-    """R24: send `amount` to `recipient`'s open wallet; returns (transfer, created). The same
-    idempotency key again returns the first transfer (created=False), whatever it became.
+    """R24: send `amount` (a Decimal, or the text typed: `wallet.rules.amount_refusal`) to
+    `recipient`'s open wallet; returns (transfer, created). The same idempotency key again
+    returns the first transfer (created=False), whatever it became.
 
     `evidence`: the password the sender typed again on the confirmation page (the online page
     always passes it; `family.verification` checks it, as for a consent answer). It is checked
@@ -113,6 +114,7 @@ def transfer_send(
     for refusal in (amount_refusal(amount), night_refusal(at)):
         if refusal is not None:
             raise refusal
+    amount = amount_value(amount)
     with transaction.atomic():
         account_id = ledger.personal_account_for(sender).pk
         account = ledger.accounts_lock([account_id])[account_id]
