@@ -188,7 +188,8 @@ def _log_problems(run: ReconciliationRun) -> None:
             run.pk,
             count,
             "; ".join(
-                f"account {m.account.public_id} balance {m.balance} legs {m.ledger_sum}"
+                f"account {getattr(m.account, 'public_id', '')} balance {m.balance} "
+                f"legs {m.ledger_sum}"
                 for m in first
             ),
         )
@@ -209,9 +210,9 @@ def _log_problems(run: ReconciliationRun) -> None:
 def _described(mismatch: ReconciliationMismatch) -> str:
     """A wallet or clearing mismatch for the log: what differs, where, and the two figures."""
     parts = []
-    if mismatch.person_id is not None:
+    if mismatch.person is not None:
         parts.append(f"wallet of person {mismatch.person.public_id}")
-    if mismatch.region_id is not None:
+    if mismatch.region is not None:
         parts.append(f"region {mismatch.region.code}")
     where = " ".join(parts) or "all regions"
     return f"{mismatch.kind} {where}: {mismatch.balance} against {mismatch.ledger_sum}"

@@ -168,9 +168,9 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         if take > 0:
             plan.append((SettlementLine.Source.OWN, own, patient, None, take))
             rest -= take
-    if rest > 0 and (source := hooks.wallet_source()) is not None:
+    if rest > 0 and (wallet := hooks.wallet_source()) is not None:
         # R26: the patient's wallet pays next, at designated institutions of any province
-        for region_id, available in source.available(patient):
+        for region_id, available in wallet.available(patient):
             take = min(rest, available)
             if take > 0:
                 funds = ledger.bureau_account(LedgerAccount.Kind.WALLET_FUNDS, region_id)
@@ -245,10 +245,10 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         )
         settlement.ledger_transaction = entry
         settlement.save(update_fields=["ledger_transaction"])
-        if (source := hooks.wallet_source()) is not None:
+        if (wallet := hooks.wallet_source()) is not None:
             for line in lines:
                 if line.source == SettlementLine.Source.WALLET:
-                    source.spent(line, at)
+                    wallet.spent(line, at)
     audit_record(
         actor=None,
         channel=AuditEntry.Channel.API,
@@ -399,10 +399,10 @@ def _refund(*, settlement, amount, idempotency_key, request_hash, at) -> Refund:
         )  # fmt: skip
         refund.ledger_transaction = entry
         refund.save(update_fields=["ledger_transaction"])
-        if (source := hooks.wallet_source()) is not None:
+        if (wallet := hooks.wallet_source()) is not None:
             for refund_line in refund_lines:
                 if refund_line.settlement_line.source == SettlementLine.Source.WALLET:
-                    source.refunded(refund_line, at)
+                    wallet.refunded(refund_line, at)
     before = {"refunded": str(settlement.refunded), "status": settlement.status}
     settlement.refunded += amount
     settlement.status = (

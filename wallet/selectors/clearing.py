@@ -102,14 +102,15 @@ PREMIUM_PAYEE = _("%(region)s城乡居民医保基金")
 
 def line_facts(line: ClearingLine) -> tuple[str, str, str, str]:
     """(kind, reference, paid to, the person's masked name) of a line, for its page and CSV."""
-    if line.premium_line_id:
+    if line.premium_line is not None:
         payment = line.premium_line.payment
         payee = str(PREMIUM_PAYEE) % {"region": line.owed_region.name}
         return str(PREMIUM_LABEL), str(payment.public_id), payee, payment.member.masked_name
-    if line.settlement_line_id:
+    if line.settlement_line is not None:
         settlement = line.settlement_line.settlement
         kind = SPEND_LABEL
     else:
+        assert line.refund_line is not None  # clearingline_spend_or_refund
         settlement = line.refund_line.refund.settlement
         kind = REFUND_LABEL
     return (

@@ -63,7 +63,8 @@ def clearing_run(*, at: dt.datetime | None = None) -> list[ClearingBatch]:
         rows = unbatched_movements(before=cutoff)
         by_pair: dict[tuple[int, int], list[dict]] = defaultdict(list)
         for row in rows:
-            by_pair[tuple(sorted((row["owing"], row["owed"])))].append(row)  # type: ignore[index]
+            low, high = sorted((row["owing"], row["owed"]))
+            by_pair[(low, high)].append(row)
         batches = []
         for (low, high), net in sorted(net_by_pair(rows).items()):
             payer, payee = (low, high) if net >= 0 else (high, low)

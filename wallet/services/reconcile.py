@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from django.db import connection
 
+from accounts.models import InsuredPerson
 from payments.hooks import ReconciliationCounts
 from payments.models import LedgerAccount, LedgerLeg, ReconciliationMismatch
 
@@ -109,7 +110,7 @@ def wallets_reconcile(run_id: int) -> ReconciliationCounts:
         holding=Holding._meta.db_table,
         entry=Entry._meta.db_table,
         wallet=Wallet._meta.db_table,
-        person=Wallet._meta.get_field("person").related_model._meta.db_table,
+        person=InsuredPerson._meta.db_table,
         transfer=Transfer._meta.db_table,
         account=LedgerAccount._meta.db_table,
         leg=LedgerLeg._meta.db_table,
