@@ -36,6 +36,7 @@ TRANSFER_INVALID_RELATION = _("只能转给配偶、父母、子女等近亲属�
 TRANSFER_RECIPIENT_NOT_FOUND = _("姓名与身份证号码不匹配：请按对方身份证上的信息重新填写")
 TRANSFER_TO_SELF = _("不能转给自己：本人就医直接使用个人账户即可")
 TRANSFER_WALLET_NOT_OPEN = _("对方还没有开通医保钱包（或已关闭）：请对方先在“医保钱包”页面开通")
+TRANSFER_KEY_REUSED = _("这个页面已经提交过另一笔转账：请返回医保钱包重新办理")
 TRANSFER_NOT_YOURS = _("只能由参保人本人办理转账")
 
 # R24: the limits

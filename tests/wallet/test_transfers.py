@@ -134,6 +134,14 @@ class TestSend:
         assert again == first and created is False
         assert Transfer.objects.count() == 1 and balance(wang) == Decimal("4500.00")
 
+    def test_the_same_key_with_another_request_is_refused(self, story, demo_unbound):
+        wang, mother = story
+        send(wang, mother)
+        assert refused(lambda: send(wang, mother, "499.00")) == "transfer_key_reused"
+        father = demo_unbound.people["王德胜"]
+        assert refused(lambda: send(wang, father)) == "transfer_key_reused"
+        assert Transfer.objects.count() == 1 and balance(wang) == Decimal("4500.00")
+
     @pytest.mark.parametrize(
         ("amount", "code"),
         [

@@ -37,6 +37,7 @@ from ..errors import (
     TRANSFER_ANSWER_LATE,
     TRANSFER_DAILY_LIMIT,
     TRANSFER_INVALID_RELATION,
+    TRANSFER_KEY_REUSED,
     TRANSFER_NOT_FOR_YOU,
     TRANSFER_NOT_PENDING,
     TRANSFER_NOT_YOURS,
@@ -104,7 +105,7 @@ def transfer_send(
         raise ValidationError(TRANSFER_VERIFICATION_FAILED, code="transfer_verification_failed")
     found = Transfer.objects.filter(sender=sender, idempotency_key=idempotency_key).first()
     if found is not None:
-        return found, False
+        return _same_request(found, recipient=recipient, amount=amount), False
     at = at or timezone.now()
     _check_sender(sender)
     if recipient.pk == sender.pk:
@@ -122,7 +123,7 @@ def transfer_send(
         # finds the first; two sends of one person are counted one after the other.
         found = Transfer.objects.filter(sender=sender, idempotency_key=idempotency_key).first()
         if found is not None:
-            return found, False
+            return _same_request(found, recipient=recipient, amount=amount), False
         sender.refresh_from_db(fields=["status", "scheme"])
         _check_sender(sender)
         wallet = (
@@ -173,6 +174,15 @@ def transfer_send(
         )
         notifications_send(notices=[_notice(transfer, Notification.Kind.TRANSFER_RECEIVED)], at=at)
     return transfer, True
+
+
+def _same_request(found: Transfer, *, recipient: InsuredPerson, amount) -> Transfer:
+    """A replay answers with the first transfer only if it asks the same (recipient, amount):
+    the same key with another request is refused, as the settlement API refuses it."""
+    same_amount = amount_refusal(amount) is None and amount_value(amount) == found.amount
+    if found.wallet.person_id != recipient.pk or not same_amount:
+        raise ValidationError(TRANSFER_KEY_REUSED, code="transfer_key_reused")
+    return found
 
 
 def _snapshot(transfer: Transfer) -> dict:
