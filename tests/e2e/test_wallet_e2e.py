@@ -2,18 +2,23 @@
 opens his wallet after confirming his insured place and masked phone, then closes it, at phone
 width; the overview is also looked at on a desktop. Then the transfer: his mother 王秀兰 opens her
 wallet on her phone, he sends her 500.00 with his password from his desk, she accepts it, and
-her overview says who owes it. Every page is screenshot and audited with
+her overview says who owes it. HZ-HOSP-001 in 杭州 settles 300.00 from her wallet through the
+signed API and refunds 100.00 to it; the night after, the clearing shows 南京 owing 杭州 200.00
+and js_super confirms 南京's side. Every page is screenshot and audited with
 axe-core and the Content-Security-Policy listener (`check_page`)."""
 
 import datetime as dt
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from accounts.demo import CITIZEN_PASSWORD
+from accounts.demo import CITIZEN_PASSWORD, STAFF_PASSWORD
 from accounts.models import AuditEntry
-from tests.clock import SHANGHAI
-from wallet.models import Transfer, Wallet
+from tests.clock import NOW, SHANGHAI
+from tests.payments.test_api import call
+from wallet.models import ClearingBatch, Transfer, Wallet
+from wallet.tasks import clearing_run
 
 from .conftest import check_page
 
@@ -168,3 +173,59 @@ def test_a_son_transfers_500_to_his_mothers_wallet_and_she_accepts(
     assert Wallet.objects.get(person=mother).balance == 500
     transfer.refresh_from_db()
     assert transfer.status == Transfer.Status.ACCEPTED and transfer.sender == wang
+
+    # HZ-HOSP-001 (杭州) settles 300.00 through the signed API: paid from her wallet (R26)
+    answer = _api(
+        "/api/v1/settlements",
+        {
+            "patient_id_number": WANG_XIULAN,
+            "category": "outpatient",
+            "amount": "300.00",
+            "occurred_at": DAYTIME.isoformat(),
+            "items": [{"name": "门诊诊查费", "amount": "300.00"}],
+        },
+    )
+    assert answer["lines"] == [{"payer": "王*兰", "source": "wallet", "amount": "300.00"}]
+    assert answer["cash_due"] == "0.00"
+    # and refunds 100.00, which returns to the wallet it came from
+    _api(f"/api/v1/settlements/{answer['id']}/refunds", {"amount": "100.00"})
+    assert Wallet.objects.get(person=mother).balance == 300
+
+    phone.goto(f"{base}/wallet/history/")
+    expect(phone.get_by_text("杭州市第一人民医院 就医购药")).to_be_visible()
+    expect(phone.get_by_text("杭州市第一人民医院 退款")).to_be_visible()
+    check_page(phone, "wallet-history-spent-phone")
+
+    # the night after, the clearing run (what beat starts at 01:00) nets 南京 owing 杭州 200.00
+    time_machine.move_to(DAYTIME + dt.timedelta(days=1, hours=-8), tick=True)  # 02:00 next day
+    assert clearing_run() == 1
+    _staff_login(desktop, base, "js_super")
+    desktop.goto(f"{base}/staff/clearing/")
+    expect(desktop.get_by_text("欠浙江省杭州市 200.00 元")).to_be_visible()
+    check_page(desktop, "wallet-clearing-desktop")
+    desktop.get_by_role("link", name="2026-11-23").click()
+    desktop.wait_for_load_state("networkidle")
+    expect(desktop.get_by_role("heading", name="江苏省南京市应付浙江省杭州市")).to_be_visible()
+    check_page(desktop, "wallet-clearing-batch-desktop")
+    _click(desktop, "button", "以应付方确认")
+    expect(desktop.get_by_text("已确认本方清算批次")).to_be_visible()
+    batch = ClearingBatch.objects.get()
+    assert batch.amount == 200 and batch.payer_confirmed_by.username == "js_super"
+
+
+def _staff_login(page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto(f"{base}/admin/login/?next=/staff/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(STAFF_PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_load_state("networkidle")
+
+
+def _api(path: str, payload: dict) -> dict:
+    """A signed POST of HZ-HOSP-001, as the hospital's system sends it (the API is not a page:
+    the test client carries it, signed exactly as the README says)."""
+    skew = int((timezone.now() - NOW).total_seconds())  # the signature's clock is NOW's
+    response = call("POST", path, payload, code="HZ-HOSP-001", skew=skew)
+    assert response.status_code == 201, response.content
+    return response.json()
