@@ -499,7 +499,9 @@ def test_the_openapi_schema_is_served_without_a_signature(db):
     response = Client().get("/api/v1/openapi.json")
     assert response.status_code == 200
     schema = response.json()
-    assert schema["info"]["version"] == "2.0.0"  # signature version 2 (issue 13)
+    assert (
+        schema["info"]["version"] == "2.1.0"
+    )  # signature version 2 (issue 13), source wallet (15)
     operations = {
         (method.upper(), path, operation["operationId"])
         for path, item in schema["paths"].items()

@@ -13,6 +13,7 @@ citizen on every URL under /staff/."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -23,7 +24,13 @@ from accounts.models import RegionPolicy, User
 from accounts.staff import ADMINISTRATOR
 from family import services as family_services
 from family.models import Authorization, CounterBinding, Relation
+from payments.models import Institution
 from portal.urls import staff_patterns
+from tests.clock import NOW
+from tests.payments.builders import settle
+from tests.wallet.helpers import give, open_wallet
+from wallet.models import Wallet
+from wallet.services import clearing_run
 
 from .counter_helpers import DAUGHTER, SISTER, SPOUSE, signed
 
@@ -60,6 +67,7 @@ def world(demo):
     )
     objects = {
         "A": {
+            "batch": _clearing_batch(demo, p["王建国"]),
             "person": p["王建国"],
             "member": p["王小明"],
             "authorization": a_auth,
@@ -68,6 +76,7 @@ def world(demo):
             "letter": a_auth.letters.latest("signed_at"),
         },
         "B": {
+            "batch": _clearing_batch(demo, p["马志强"]),
             "person": p["马志强"],
             "member": p["马小燕"],
             "authorization": b_auth,
@@ -77,6 +86,18 @@ def world(demo):
         },
     }
     return users, objects
+
+
+def _clearing_batch(demo, sender):
+    """A clearing batch owed by the sender's region to 杭州 (R27): the sender gives 王秀兰 100.00,
+    she spends it at HZ-HOSP-001, and the night after is cleared."""
+    mother = demo.people["王秀兰"]
+    if not Wallet.objects.filter(person=mother).exists():
+        open_wallet(mother)
+    give(sender, mother, "100.00")
+    settle(Institution.objects.get(code="HZ-HOSP-001"), mother, "100.00")
+    [batch] = clearing_run(at=NOW + dt.timedelta(days=1))
+    return batch
 
 
 def _client_for(client, users, role):
@@ -153,6 +174,31 @@ PAGES = [
     ("wallet-transfers", "person", "get", {"js_clerk": OK, "js_super": OK, "js_admin": OK}),
     ("wallet-open", "person", "get", {"js_clerk": OK, "js_super": OK, "js_admin": FORBIDDEN}),
     ("wallet-close", "person", "get", {"js_clerk": OK, "js_super": OK, "js_admin": FORBIDDEN}),
+    # clearing between regions (R27): supervisors read and confirm; a batch is its regions'
+    (
+        "clearing",
+        None,
+        "get",
+        {"js_clerk": FORBIDDEN, "js_super": OK, "xj_clerk": FORBIDDEN, "js_admin": FORBIDDEN},
+    ),  # fmt: skip
+    (
+        "clearing-batch",
+        "batch",
+        "get",
+        {"js_clerk": FORBIDDEN, "js_super": OK, "js_admin": FORBIDDEN},
+    ),  # fmt: skip
+    (
+        "clearing-csv",
+        "batch",
+        "get",
+        {"js_clerk": FORBIDDEN, "js_super": OK, "js_admin": FORBIDDEN},
+    ),  # fmt: skip
+    (
+        "clearing-confirm",
+        "batch",
+        "post",
+        {"js_clerk": FORBIDDEN, "js_super": "redirect", "js_admin": FORBIDDEN},
+    ),  # fmt: skip
 ]
 REGIONAL = {"js_clerk", "js_super", "js_admin", "xj_clerk"}
 JIANGSU = {"js_clerk", "js_super", "js_admin"}
