@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
 from . import idnumber
+from .csv_export import csv_safe
 from .models import AuditEntry, InsuredPerson, User
 
 SYSTEM_ACTOR = _("系统")
@@ -29,8 +30,6 @@ MAX_KEYS = 8  # keys shown per entry; the rest are counted
 MAX_VALUE = 60  # characters of one value
 # An 18-character identity number inside any text, not part of a longer run of digits.
 _ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-# Spreadsheet formula starts (OWASP "CSV injection"): such a cell is written with a leading '.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # A mainland mobile number inside any text (11 digits from 1), shown as 138****0001.
@@ -152,11 +151,6 @@ CSV_HEADER = (
     _("参保人"),
     _("变更内容"),
 )
-
-
-def csv_safe(value: str) -> str:
-    """A cell a spreadsheet will not run: text starting with = + - @ (or tab/CR) gets a '."""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 def csv_cells(entry: AuditEntry) -> list[str]:

@@ -7,21 +7,16 @@ the side again and refuses in plain words."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect
-from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from accounts.audit_trail import csv_safe
+from accounts.csv_export import csv_download, csv_safe, local_stamp
 from accounts.selectors import staff_region_ids
 from accounts.staff import StaffRequiredMixin, page_context
 
@@ -121,16 +116,13 @@ class BatchConfirmView(BatchMixin, View):
 class BatchCsvView(BatchMixin, View):
     def get(self, request, public_id):
         batch = self.batch()
-        buffer = io.StringIO()
-        buffer.write("\ufeff")
-        writer = csv.writer(buffer)
-        writer.writerow([str(title) for title in CSV_HEADER])
+        lines = []
         for line in selectors.batch_lines(batch).iterator(chunk_size=500):
             kind, reference, payee, person = selectors.line_facts(line)
-            writer.writerow(
+            lines.append(
                 [
-                    timezone.localtime(line.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
-                    str(kind),
+                    local_stamp(line.occurred_at),
+                    kind,
                     reference,
                     csv_safe(payee),
                     csv_safe(person),
@@ -139,20 +131,15 @@ class BatchCsvView(BatchMixin, View):
                     f"{line.amount:.2f}",
                 ]
             )
-        writer.writerow([])
-        writer.writerow(
-            [
-                str(_("轧差")),
-                "",
-                str(batch.public_id),
-                "",
-                "",
-                csv_safe(f"{batch.payer_region.province_name}{batch.payer_region.name}"),
-                csv_safe(f"{batch.payee_region.province_name}{batch.payee_region.name}"),
-                f"{batch.amount:.2f}",
-            ]
-        )
-        response = HttpResponse(buffer.getvalue().encode("utf-8"), content_type="text/csv")
-        name = f"clearing-{batch.business_date:%Y%m%d}-{batch.public_id.hex[:8]}.csv"
-        response["Content-Disposition"] = content_disposition_header(True, name)
-        return response
+        net = [
+            str(_("轧差")),
+            "",
+            str(batch.public_id),
+            "",
+            "",
+            csv_safe(f"{batch.payer_region.province_name}{batch.payer_region.name}"),
+            csv_safe(f"{batch.payee_region.province_name}{batch.payee_region.name}"),
+            f"{batch.amount:.2f}",
+        ]
+        stem = f"clearing-{batch.business_date:%Y%m%d}-{batch.public_id.hex[:8]}"
+        return csv_download(header=CSV_HEADER, rows=[*lines, [], net], file_stem=stem)

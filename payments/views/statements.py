@@ -9,8 +9,6 @@ the selectors, the filter form and `statement_csv_response` below."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable
 
 from django.core.paginator import Paginator
@@ -18,12 +16,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from accounts.csv_export import csv_download, csv_safe, local_stamp
 from accounts.staff import page_context
 from family import selectors as family_selectors
 from family.views.binding import CitizenMixin
@@ -42,8 +40,6 @@ CSV_HEADER = (
     _("变动后余额（元）"),
     _("支付对象"),
 )
-# Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def signed_amount(amount) -> str:
@@ -51,32 +47,21 @@ def signed_amount(amount) -> str:
     return f"+{amount:.2f}" if amount > 0 else f"−{-amount:.2f}"
 
 
-def _text_cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def statement_csv_response(*, entries: Iterable[StatementEntry], file_stem: str) -> HttpResponse:
-    """The entries as a CSV download: UTF-8 with a BOM (so that Excel opens the Chinese), a
-    Chinese header row, amounts as plain two-decimal strings (-50.00, 100.00)."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow([str(title) for title in CSV_HEADER])
-    for entry in entries:
-        writer.writerow(
-            [
-                timezone.localtime(entry.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
-                entry.kind_label,
-                _text_cell(entry.description),
-                f"{entry.amount:.2f}",
-                "" if entry.balance_after is None else f"{entry.balance_after:.2f}",
-                _text_cell(entry.for_label),
-            ]
-        )
-    response = HttpResponse(buffer.getvalue().encode("utf-8"), content_type="text/csv")
-    stamp = timezone.localdate().strftime("%Y%m%d")
-    response["Content-Disposition"] = content_disposition_header(True, f"{file_stem}-{stamp}.csv")
-    return response
+    """The entries as a CSV download (`accounts.csv_export`): a Chinese header row, amounts as
+    plain two-decimal strings (-50.00, 100.00)."""
+    rows = (
+        [
+            local_stamp(entry.occurred_at),
+            entry.kind_label,
+            csv_safe(entry.description),
+            f"{entry.amount:.2f}",
+            "" if entry.balance_after is None else f"{entry.balance_after:.2f}",
+            csv_safe(entry.for_label),
+        ]
+        for entry in entries
+    )
+    return csv_download(header=CSV_HEADER, rows=rows, file_stem=file_stem)
 
 
 def statement_context(*, request, account, base_url: str) -> dict:

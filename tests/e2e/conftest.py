@@ -131,3 +131,15 @@ def csp_violations(page) -> list[str]:
     """What the page's Content-Security-Policy refused since it loaded (an inline script or
     style, a resource from elsewhere): none, on every page the browser tests visit."""
     return page.evaluate("window.__cspViolations || []")
+
+
+def staff_login(page, base: str, username: str) -> None:
+    """Sign a staff member in through the admin's login, on to the staff console."""
+    from accounts.demo import STAFF_PASSWORD
+
+    page.context.clear_cookies()
+    page.goto(f"{base}/admin/login/?next=/staff/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(STAFF_PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_load_state("networkidle")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.demo import STAFF_PASSWORD
 from accounts.models import AuditEntry, InsuredPerson
 from family.models import Authorization, CommitmentLetter, CounterBinding, Relationship
 from tests.staff.counter_helpers import pdf_bytes
 from wallet.models import Wallet
 
 from .conftest import check_page, shot
+from .conftest import staff_login as _staff_login
 
 pytestmark = pytest.mark.e2e
 
@@ -28,15 +28,6 @@ EXECUTABLE = b"MZ\x90\x00" + b"\x00" * 200
 def scan_root(settings, tmp_path):
     settings.COUNTER_SCAN_ROOT = tmp_path / "scans"
     return settings.COUNTER_SCAN_ROOT
-
-
-def _staff_login(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/admin/login/?next=/staff/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(STAFF_PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_load_state("networkidle")
 
 
 def _overflows(page) -> bool:

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from accounts.demo import CITIZEN_PASSWORD, STAFF_PASSWORD
+from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry
 from tests.clock import NOW, SHANGHAI
 from tests.payments.test_api import call
@@ -21,6 +21,7 @@ from wallet.models import ClearingBatch, Transfer, Wallet
 from wallet.tasks import clearing_run
 
 from .conftest import check_page
+from .conftest import staff_login as _staff_login
 
 pytestmark = pytest.mark.e2e
 
@@ -211,15 +212,6 @@ def test_a_son_transfers_500_to_his_mothers_wallet_and_she_accepts(
     expect(desktop.get_by_text("已确认本方清算批次")).to_be_visible()
     batch = ClearingBatch.objects.get()
     assert batch.amount == 200 and batch.payer_confirmed_by.username == "js_super"
-
-
-def _staff_login(page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/admin/login/?next=/staff/")
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(STAFF_PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_load_state("networkidle")
 
 
 def _api(path: str, payload: dict) -> dict:

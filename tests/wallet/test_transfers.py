@@ -20,6 +20,7 @@ from family.models import Relation
 from payments.models import LedgerAccount, LedgerLeg, LedgerTransaction
 from payments.services import ledger
 from tests.clock import SHANGHAI
+from tests.wallet import helpers
 from wallet import errors, services
 from wallet.models import Entry, Holding, Transfer, Wallet
 
@@ -28,15 +29,8 @@ MORNING = dt.datetime(2026, 3, 2, 9, 0, tzinfo=SHANGHAI)
 Kind = LedgerAccount.Kind
 
 
-def open_wallet(person, at=MORNING - dt.timedelta(hours=1)):
-    return services.wallet_open(
-        person=person,
-        actor=person.user,
-        channel=ONLINE,
-        confirm_place=True,
-        confirm_phone=True,
-        at=at,
-    )
+def open_wallet(person):
+    return helpers.open_wallet(person, at=MORNING - dt.timedelta(hours=1))
 
 
 def send(sender, recipient, amount="500.00", *, key="k1", at=MORNING, relation=Relation.PARENT):

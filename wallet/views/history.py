@@ -7,19 +7,15 @@ descriptions name people by their masked names only)."""
 
 from __future__ import annotations
 
-import csv
-import io
-
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 from django.views import View
 
+from accounts.csv_export import csv_download, csv_safe, local_stamp
 from accounts.staff import page_context
 
 from .. import selectors
@@ -36,8 +32,6 @@ CSV_HEADER = (
     _("变动后余额（元）"),
     _("资金所属地"),
 )
-# Spreadsheet programs run a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def signed(amount) -> str:
@@ -45,33 +39,21 @@ def signed(amount) -> str:
     return f"+{amount:.2f}" if amount > 0 else f"−{-amount:.2f}"
 
 
-def _text_cell(value: str) -> str:
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 def history_csv(entries) -> HttpResponse:
-    """UTF-8 with a BOM (so that Excel opens the Chinese), a header row, amounts as plain
-    two-decimal strings (-50.00, 100.00)."""
-    buffer = io.StringIO()
-    buffer.write("\ufeff")
-    writer = csv.writer(buffer)
-    writer.writerow([str(title) for title in CSV_HEADER])
-    for entry in entries:
-        writer.writerow(
-            [
-                timezone.localtime(entry.occurred_at).strftime("%Y-%m-%d %H:%M:%S"),
-                entry.get_kind_display(),
-                _text_cell(entry.description),
-                f"{entry.amount:.2f}",
-                f"{entry.balance_after:.2f}",
-                region_place(entry.owing_region),
-            ]
-        )
-    response = HttpResponse(buffer.getvalue().encode("utf-8"), content_type="text/csv")
-    stamp = timezone.localdate().strftime("%Y%m%d")
-    name = f"{_g('医保钱包明细')}-{stamp}.csv"
-    response["Content-Disposition"] = content_disposition_header(True, name)
-    return response
+    """The entries as a CSV download (`accounts.csv_export`), amounts as plain two-decimal
+    strings (-50.00, 100.00)."""
+    rows = (
+        [
+            local_stamp(entry.occurred_at),
+            entry.get_kind_display(),
+            csv_safe(entry.description),
+            f"{entry.amount:.2f}",
+            f"{entry.balance_after:.2f}",
+            region_place(entry.owing_region),
+        ]
+        for entry in entries
+    )
+    return csv_download(header=CSV_HEADER, rows=rows, file_stem=_g("医保钱包明细"))
 
 
 class WalletHistoryView(PersonMixin, View):
