@@ -7,7 +7,8 @@ clearing between regions (R27)."""
 
 from django.urls import path
 
-from . import staff_views, views, views_clearing, views_premium
+from . import staff_views, views
+from .views import clearing, premium
 
 app_name = "wallet"
 
@@ -20,25 +21,25 @@ urlpatterns = [
     path("transfers/<uuid:public_id>/", views.TransferDetailView.as_view(), name="transfer"),
     path("history/", views.WalletHistoryView.as_view(), name="history"),
     path("history.csv", views.WalletHistoryView.as_view(csv=True), name="history-csv"),
-    path("premium/", views_premium.WalletPremiumView.as_view(), name="premium"),
+    path("premium/", premium.WalletPremiumView.as_view(), name="premium"),
 ]
 
 # Staff console pages under /staff/ ("staff" namespace, joined in portal/urls.py).
 staff_patterns = [
-    path("clearing/", views_clearing.ClearingListView.as_view(), name="clearing"),
+    path("clearing/", clearing.ClearingListView.as_view(), name="clearing"),
     path(
         "clearing/<uuid:public_id>/",
-        views_clearing.BatchDetailView.as_view(),
+        clearing.BatchDetailView.as_view(),
         name="clearing-batch",
     ),
     path(
         "clearing/<uuid:public_id>/confirm/",
-        views_clearing.BatchConfirmView.as_view(),
+        clearing.BatchConfirmView.as_view(),
         name="clearing-confirm",
     ),
     path(
         "clearing/<uuid:public_id>/export.csv",
-        views_clearing.BatchCsvView.as_view(),
+        clearing.BatchCsvView.as_view(),
         name="clearing-csv",
     ),
     path("persons/<uuid:public_id>/", staff_views.PersonDetailView.as_view(), name="person"),

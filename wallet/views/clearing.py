@@ -20,8 +20,8 @@ from accounts.csv_export import csv_download, csv_safe, local_stamp
 from accounts.selectors import staff_region_ids
 from accounts.staff import StaffRequiredMixin, page_context
 
-from . import services
-from .selectors import clearing as selectors
+from .. import services
+from ..selectors import clearing as selectors
 
 VIEW = "wallet.view_clearingbatch"
 CONFIRM = "wallet.confirm_clearingbatch"

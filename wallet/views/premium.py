@@ -14,8 +14,8 @@ from accounts.models import AuditEntry
 from accounts.selectors import person_for_user
 from payments.selectors.premium import premium_own_check, premium_years_for
 
-from . import selectors, services
-from .forms_premium import WalletPremiumForm
+from .. import selectors, services
+from ..forms_premium import WalletPremiumForm
 
 
 class WalletPremiumView(LoginRequiredMixin, FormView):
