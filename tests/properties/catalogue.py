@@ -87,6 +87,8 @@ PAGES = [
     Page("wallet:transfer", MOTHER, "transfer"),
     Page("wallet:history", MOTHER),
     Page("wallet:history-csv", MOTHER),
+    # the wallet pays 王德胜's own resident premium (R26); his wallet holds nothing after a spend
+    Page("wallet:premium", PARENT),
     # the staff console
     Page("staff:home", CLERK),
     Page("staff:person-search", CLERK),
@@ -112,6 +114,11 @@ PAGES = [
     Page("staff:wallet-transfers", CLERK, "person"),
     Page("staff:wallet-open", CLERK, "person"),
     Page("staff:wallet-close", CLERK, "person", prepare="counter_wallet_open"),
+    # clearing between regions (R27): the batch of 王德胜's spend in 杭州, 南京 owing
+    Page("staff:clearing", SUPERVISOR),
+    Page("staff:clearing-batch", SUPERVISOR, "batch"),
+    Page("staff:clearing-confirm", SUPERVISOR, "batch"),
+    Page("staff:clearing-csv", SUPERVISOR, "batch"),
 ]
 
 # Query parameters some view reads directly (besides its forms): each page gets them too.

@@ -58,6 +58,45 @@ def _transfer(p):
     return transfer
 
 
+def _batch(p):
+    """王建国 gives his father 王德胜 50.00, which he spends at HZ-HOSP-001 (杭州); the night's
+    clearing makes a batch, 南京 owing 杭州 (R26, R27)."""
+    father, at = p["王德胜"], _daytime(timezone.now())
+    wallet_services.wallet_open(
+        person=father,
+        actor=father.user,
+        channel=AuditEntry.Channel.ONLINE,
+        confirm_place=True,
+        confirm_phone=True,
+    )
+    transfer, _created = wallet_services.transfer_send(
+        sender=p["王建国"],
+        actor=p["王建国"].user,
+        channel=AuditEntry.Channel.ONLINE,
+        recipient=father,
+        relation=Relation.PARENT,
+        amount=Decimal("50.00"),
+        idempotency_key="properties-batch",
+        at=at,
+    )
+    wallet_services.transfer_accept(
+        transfer=transfer, actor=father.user, channel=AuditEntry.Channel.ONLINE, at=at
+    )
+    payment_services.settlement_create(
+        institution=Institution.objects.get(code="HZ-HOSP-001"),
+        patient=father,
+        category="outpatient",
+        amount=Decimal("50.00"),
+        occurred_at=at,
+        items=[],
+        idempotency_key="properties-batch",
+        request_hash="properties",
+        at=at,
+    )
+    [batch] = wallet_services.clearing_run(at=at + dt.timedelta(days=1))
+    return batch
+
+
 def _build() -> SimpleNamespace:
     demo = load_demo()
     people, staff = demo.people, demo.staff
@@ -102,6 +141,7 @@ def _build() -> SimpleNamespace:
         "review": review.public_id,
         "next_year": timezone.localdate().year + 1,
         "transfer": _transfer(p).public_id,
+        "batch": _batch(p).public_id,
     }
     users = {
         **staff,

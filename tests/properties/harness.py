@@ -21,7 +21,7 @@ NOT_STATE = {
     "axes_accesslog",
     "payments_apirequestseen",
 }
-STATE_APPS = ("accounts", "family", "payments", "auth")
+STATE_APPS = ("accounts", "family", "payments", "wallet", "auth")
 
 
 @dataclass
