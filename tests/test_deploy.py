@@ -92,4 +92,4 @@ def test_make_run_path_migrates_and_seeds_a_fresh_sqlite_file(tmp_path):
         ["shell", "-c", "from accounts.models import InsuredPerson as P; print(P.objects.count())"],
         env,
     )
-    assert result.stdout.strip().splitlines()[-1] == "13"
+    assert result.stdout.strip().splitlines()[-1] == "14"  # the cast, 王秀兰 included (issue 15)
