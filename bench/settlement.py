@@ -52,6 +52,7 @@ VENV_BIN = Path(sys.executable).parent
 HOST = "127.0.0.1"
 SETTLEMENTS_PATH = "/api/v1/settlements"
 BARE_PATH = "/bench/bare"
+RAW_PATH = "/bench/raw-settlement"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,6 +201,25 @@ def settlement_request(jobs: list[Job]) -> Request:
             "Idempotency-Key": job.key,
         }
         return connection.send("POST", SETTLEMENTS_PATH, body, headers)
+
+    return send
+
+
+def raw_request(jobs: list[Job]) -> Request:
+    """The raw-SQL floor (bench/urls.py): the same patient, institution and amount, unsigned."""
+
+    def send(connection: Connection, i: int):
+        job = jobs[i]
+        body = json.dumps(
+            {
+                "institution": job.institution,
+                "patient_id_number": job.id_number,
+                "amount": job.amount,
+                "key": job.key,
+            },
+            separators=(",", ":"),
+        ).encode()
+        return connection.send("POST", RAW_PATH, body, {"Content-Type": "application/json"})
 
     return send
 
@@ -511,7 +531,7 @@ CHECKS = {
 
 
 def ledger_check(
-    *, args, plan: dict, database: str, tag: str, created: int
+    *, args, plan: dict, database: str, tag: str, created: int, raw_created: int
 ) -> tuple[bool, list[str], dict]:
     lines, ok = [], True
     with psql_connect(args.pg_url, database) as conn:
@@ -523,6 +543,10 @@ def ledger_check(
             "SELECT count(*) FROM payments_settlement WHERE idempotency_key LIKE %s",
             [f"bench-{tag}-%"],
         ).fetchone()[0]
+        raw = conn.execute(
+            "SELECT count(*) FROM payments_settlement WHERE idempotency_key LIKE %s",
+            [f"bench-raw-{tag}-%"],
+        ).fetchone()[0]
         audited = conn.execute(
             "SELECT count(*) FROM accounts_auditentry WHERE action = 'settlement.create'"
         ).fetchone()[0]
@@ -532,10 +556,15 @@ def ledger_check(
             f"{'ok  ' if same else 'FAIL'} settlements in the database {settled} "
             f"== new settlements answered 201 {created}"
         )
-        ok &= audited == settled
+        ok &= raw == raw_created
         lines.append(
-            f"{'ok  ' if audited == settled else 'FAIL'} audit entries "
-            f"settlement.create {audited} == settlements {settled}"
+            f"{'ok  ' if raw == raw_created else 'FAIL'} raw-SQL settlements {raw} "
+            f"== raw-SQL answers 201 {raw_created}"
+        )
+        ok &= audited == settled + raw
+        lines.append(
+            f"{'ok  ' if audited == settled + raw else 'FAIL'} audit entries "
+            f"settlement.create {audited} == settlements {settled} + raw-SQL {raw}"
         )
         mix = conn.execute(
             """
@@ -734,6 +763,29 @@ def main() -> int:
                 expect=201,
                 **common,
             )
+        # the raw-SQL floor: the patients with a personal account of their own (the children
+        # of the mutual-aid kind have none), the same amounts, hand-written SQL (bench/urls.py)
+        own = [p for p in plan["patients"] if p["kind"] != "mutual_aid"]
+        with_account = {**plan, "patients": own}
+        raw_jobs = settlement_jobs(
+            with_account, count=args.warmup + args.requests, tag=f"raw-{tag}", rng=rng
+        )
+        print(f"- raw-SQL view: {args.warmup} warm-up, then {args.requests} measured …", flush=True)
+        raw_warm = run_load(
+            name="warm-up",
+            requests=args.warmup,
+            request=raw_request(raw_jobs[: args.warmup]),
+            expect=201,
+            **common,
+        )
+        with Watch(args=args, server=server) as raw_watch:
+            raw = run_load(
+                name="raw-SQL view",
+                requests=args.requests,
+                request=raw_request(raw_jobs[args.warmup :]),
+                expect=201,
+                **common,
+            )
         print(f"- bare view: {args.warmup} warm-up, then {args.requests} measured …", flush=True)
         run_load(name="warm-up", requests=args.warmup, request=bare_request, expect=200, **common)
         with Watch(args=args, server=server) as bare_watch:
@@ -752,8 +804,26 @@ def main() -> int:
 
         created = warmup.ok - warmup.replayed + api.ok - api.replayed
         ledger_ok, ledger_lines, mix = ledger_check(
-            args=args, plan=plan, database=args.database, tag=tag, created=created
+            args=args,
+            plan=plan,
+            database=args.database,
+            tag=tag,
+            created=created,
+            raw_created=raw_warm.ok + raw.ok,
         )
+
+        # statements per request (after the check: it writes a few settlements of its own)
+        counted = subprocess.run(  # noqa: S603 - our own module, our own arguments
+            [python, "-m", "bench.statements", "--plan", str(plan_file)],
+            env=env,
+            cwd=src,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        statements = [
+            line for line in counted.stdout.splitlines() if line.startswith("statements per")
+        ] or [f"statements per request: not counted ({counted.stderr.strip()[-300:]})"]
 
         # ------------------------------------------------------------------ the report
         print()
@@ -782,7 +852,7 @@ def main() -> int:
         )
         print(header)
         print("-" * len(header))
-        for load in (api, bare):
+        for load in (api, raw, bare):
             print(
                 f"{load.name:<16}{load.requests:>9}{load.concurrency:>6}"
                 f"{load.throughput:>10.1f}{load.percentile(50):>9.1f}{load.percentile(99):>9.1f}"
@@ -794,8 +864,10 @@ def main() -> int:
         )
         print()
         print(
-            f"throughput ratios: settlement / bare view = {api.throughput / bare.throughput:.3f}"
+            f"throughput ratios: settlement / raw-SQL view = {api.throughput / raw.throughput:.3f}"
+            f"; settlement / bare view = {api.throughput / bare.throughput:.3f}"
             f"; settlement / pgbench = {api.throughput / pg.tps:.3f}"
+            f"; raw-SQL view / bare view = {raw.throughput / bare.throughput:.3f}"
         )
         print(
             f"pgbench: {pg.command} (latency average {pg.latency_avg:.2f} ms; tps without "
@@ -805,18 +877,20 @@ def main() -> int:
             f"HTTP: stdlib client, {args.concurrency} threads, one keep-alive connection each; "
             f"gunicorn {args.workers} sync workers; bare view = GET {BARE_PATH} (no database)"
         )
+        print("\n".join(statements))
         print("elsewhere on the machine meanwhile:")
         for label, watch in (
             ("settlements", api_watch),
+            ("raw-SQL view", raw_watch),
             ("bare view", bare_watch),
             ("pgbench", pg_watch),
         ):
             print(f"  {label}: {watch.summary}")
-        if max(watch.share for watch in (api_watch, bare_watch, pg_watch)) > 0.05:
+        if max(watch.share for watch in (api_watch, raw_watch, bare_watch, pg_watch)) > 0.05:
             print("  → the machine was not quiet: these figures are lower than it can do")
         if api.replayed:
             print(f"note: {api.replayed} answers were idempotent replays")
-        for load in (warmup, api, bare):
+        for load in (warmup, api, raw_warm, raw, bare):
             if load.errors:
                 print(f"\n{load.name}: {len(load.errors)} errors, statuses {dict(load.statuses)}")
                 shapes = collections.Counter(
@@ -838,7 +912,7 @@ def main() -> int:
         )
         print(f"code: {code}")
         print(versions(args, args.database))
-        errors = sum(len(load.errors) for load in (warmup, api, bare)) + pg.failed
+        errors = sum(len(load.errors) for load in (warmup, api, raw_warm, raw, bare)) + pg.failed
         return 0 if ledger_ok and errors == 0 else 1
     finally:
         gunicorn_stop(server)
