@@ -27,6 +27,7 @@ from payments.models import (
 )
 from payments.selectors.premium import premium_ledger_key, premium_own_check
 from payments.services import ledger
+from payments.services.premium import IDEMPOTENCY_CONFLICT
 
 from ..errors import WALLET_NOT_OPEN, WALLET_NOT_YOURS, WALLET_PREMIUM_SHORT
 from ..models import Entry, Holding, Wallet
@@ -34,10 +35,16 @@ from ..models import Entry, Holding, Wallet
 Kind = LedgerAccount.Kind
 
 
-def _replay(key: str, person: InsuredPerson) -> PremiumPayment | None:
-    return PremiumPayment.objects.filter(
+def _replay(key: str, person: InsuredPerson, year: int) -> PremiumPayment | None:
+    """The payment this key made, if it made one; the same key asking for another year is
+    refused (a page's key comes back with another year after the browser's back button), as
+    `payments.services.premium_pay` refuses it."""
+    found = PremiumPayment.objects.filter(
         ledger_transaction__idempotency_key=key, member=person
     ).first()
+    if found is not None and found.year != year:
+        raise ValidationError(IDEMPOTENCY_CONFLICT, code="idempotency_conflict")
+    return found
 
 
 def wallet_premium_pay(
@@ -55,7 +62,7 @@ def wallet_premium_pay(
     ):
         raise ValidationError(WALLET_NOT_YOURS, code="wallet_not_yours")
     key = premium_ledger_key(f"wallet:{person.public_id}:{idempotency_key}")
-    if (found := _replay(key, person)) is not None:
+    if (found := _replay(key, person, year)) is not None:
         return found, False
     at = at or timezone.now()
     try:
@@ -64,7 +71,7 @@ def wallet_premium_pay(
                 person=person, year=year, key=key, actor=actor, channel=channel, at=at
             ), True
     except IntegrityError:
-        if (found := _replay(key, person)) is not None:
+        if (found := _replay(key, person, year)) is not None:
             return found, False
         # another key paid this person and year at the same instant: say so, as the check does
         again = premium_own_check(member=person, year=year, at=at)
