@@ -111,12 +111,14 @@ TRANSFER_FIELD_ERRORS = {
 CHECK, CONFIRM, EDIT = "check", "confirm", "edit"
 ACCEPT, DECLINE = "accept", "decline"
 ALL = _("全部")
-_AMOUNT = re.compile(r"^-?\d{1,20}(?:\.\d{1,20})?$")
-_LONG_AMOUNT = re.compile(r"^-?\d+(?:\.\d+)?$")
+# ASCII digits only (as `wallet.rules` takes text): \d would also match "５００" and "٥٠٠",
+# which Decimal() reads as 500 although the service refuses them as malformed.
+_AMOUNT = re.compile(r"^-?[0-9]{1,20}(?:\.[0-9]{1,20})?$")
+_LONG_AMOUNT = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
 
 
 class AmountField(forms.CharField):
-    """An amount in yuan as typed: digits with an optional fraction, parsed with Decimal(str).
+    """An amount in yuan as typed: ASCII digits with an optional fraction, parsed with Decimal.
     Anything else, a value past 2,000.00 (however long) or more than two decimal places is a
     field error in plain words, never a rounding and never a server error."""
 

@@ -205,7 +205,7 @@ def test_counter_open_and_close_with_hostile_documents(client, cast, demo_unboun
 
 
 HOSTILE_AMOUNTS = [
-    "1e3", "5E+2", "-0", "-0.00", "+500", "500,00", "0x1F4", "NaN", "Infinity",
+    "1e3", "5E+2", "５００", "٥٠٠", "-0", "-0.00", "+500", "500,00", "0x1F4", "NaN", "Infinity",
     "500.00\x00", "500.00\n", " 500.00 ", "\u200b500", "500.", ".5", "1_000", "0.001", "1" * 5000,
     "0" * 5000 + "1", "500.00" + "0" * 5000,
 ]  # fmt: skip
