@@ -151,6 +151,38 @@ def cast(demo_unbound, now):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("answer", ["accept", "decline"])
+def test_a_third_person_cannot_see_or_answer_a_transfer(client, cast, demo_unbound, answer):
+    wang, mother = cast
+    transfer = send(wang, mother)
+    before = state()
+    url = reverse("wallet:transfer", args=[transfer.public_id])
+    client.force_login(demo_unbound.people["赵敏"].user)
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"answer": answer}).status_code == 404
+    assert state() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("answer", ["accept", "decline", "ACCEPT", "", "accept\x00", "x" * 5000])
+def test_the_sender_posting_an_answer_is_told_and_nothing_changes(client, cast, answer):
+    wang, mother = cast
+    transfer = send(wang, mother)
+    before = state()
+    client.force_login(wang.user)
+    response = client.post(
+        reverse("wallet:transfer", args=[transfer.public_id]), {"answer": answer}
+    )
+    if control_refused(response):
+        assert state() == before
+        return
+    assert response.status_code == 200
+    page = text(response)
+    assert str(errors.TRANSFER_NOT_FOR_YOU) in page or "请选择接收或拒收" in page
+    assert state() == before
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "tail",
     ["not-a-uuid", "6f1c8a52-8f0e-4c57-9a5e-0c1d2e3f4a5", "%00", "..%2F..%2Fadmin", "1' OR '1'='1"],
