@@ -67,6 +67,32 @@ def accounts_lock(ids: Iterable[int]) -> dict[int, LedgerAccount]:
     return {row.pk: row for row in rows}
 
 
+def person_accounts_lock(persons: Sequence[InsuredPerson]) -> dict[int, LedgerAccount]:
+    """person id -> personal account, locked as `accounts_lock` locks (ascending account id), in
+    one statement when every account is open already (the settlement's hot path, issue 16).
+    An employee whose account was never opened gets it opened, and all are locked again."""
+    ids = sorted({person.pk for person in persons})
+    if not ids:
+        return {}
+
+    def lock() -> dict[int, LedgerAccount]:
+        rows = (
+            LedgerAccount.objects.select_for_update(no_key=True, of=("self",))
+            .filter(person_id__in=ids, kind=Kind.PERSONAL)
+            .select_related("person")
+            .order_by("pk")
+        )
+        return {row.person_id: row for row in rows}
+
+    locked = lock()
+    if len(locked) < len(ids):
+        for person in persons:
+            if person.pk not in locked:
+                personal_account_for(person)
+        locked = lock()
+    return locked
+
+
 def transaction_post(
     *,
     kind: str,

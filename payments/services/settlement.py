@@ -152,18 +152,18 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
     if not _mutual_aid_allowed(patient=patient, institution=institution, at=at):
         authorizations = []
     patient.refresh_from_db(fields=["status", "scheme"])  # locked now: its status is current
-    own_id = None
-    if patient.scheme == InsuredPerson.Scheme.EMPLOYEE and patient.status == (
+    pays_own = patient.scheme == InsuredPerson.Scheme.EMPLOYEE and patient.status == (
         InsuredPerson.Status.NORMAL
-    ):
-        own_id = ledger.personal_account_for(patient).pk
-    holder_account_ids = ledger.personal_account_ids_for([a.holder for a in authorizations])
-    locked = ledger.accounts_lock([*holder_account_ids.values(), *([own_id] if own_id else [])])
+    )
+    # the patient's and the holders' personal accounts, locked in one statement (issue 16)
+    locked = ledger.person_accounts_lock(
+        [*([patient] if pays_own else []), *(a.holder for a in authorizations)]
+    )
 
     rest = amount
     plan: list[tuple[str, LedgerAccount, InsuredPerson, Authorization | None, Decimal]] = []
-    if own_id is not None and rest > 0:
-        own = locked[own_id]
+    if pays_own and rest > 0:
+        own = locked[patient.pk]
         take = min(rest, own.balance)
         if take > 0:
             plan.append((SettlementLine.Source.OWN, own, patient, None, take))
@@ -184,7 +184,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
             break
         if not several and any(p[0] == SettlementLine.Source.MUTUAL_AID for p in plan):
             break  # R21: this region lets one settlement draw on one holder only
-        account = locked[holder_account_ids[authorization.holder_id]]
+        account = locked[authorization.holder_id]
         floor = authorization.holder.region.retained_floor or ZERO
         # a personal account has a balance (ledgeraccount_person_and_balance_iff_personal)
         assert account.balance is not None
@@ -199,7 +199,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
             )  # fmt: skip
             rest -= take
 
-    settlement = Settlement.objects.create(
+    settlement = Settlement(
         institution=institution,
         patient=patient,
         category=category,
@@ -210,6 +210,29 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         idempotency_key=idempotency_key,
         request_hash=request_hash,
     )
+    paid = amount - rest
+    if paid > 0:
+        # The movement first, so that the settlement is written once with it (issue 16: no
+        # UPDATE after the INSERT); its key names the settlement's public id, made above.
+        payable = ledger.bureau_account(
+            LedgerAccount.Kind.INSTITUTION_PAYABLE, institution.region_id
+        )
+        settlement.ledger_transaction = ledger.transaction_post(
+            kind=LedgerTransaction.Kind.SETTLEMENT,
+            description=f"{institution.name} {Category(category).label}",
+            occurred_at=at,
+            idempotency_key=f"settlement:{settlement.public_id}",
+            legs=[
+                *((account, -take) for _s, account, _p, _a, take in plan),
+                (payable, paid),
+                *_clearing_legs(
+                    ((account, take) for _s, account, _p, _a, take in plan),
+                    institution.region_id,
+                    sign=1,
+                ),
+            ],
+        )
+    settlement.save(force_insert=True)
     lines = []
     for position, (source, account, payer, paying, take) in enumerate(plan, start=1):
         lines.append(
@@ -225,30 +248,10 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         )
         if position == 1 and fault_after_first_line is not None:
             fault_after_first_line()
-    paid = amount - rest
-    if paid > 0:
-        payable = ledger.bureau_account(
-            LedgerAccount.Kind.INSTITUTION_PAYABLE, institution.region_id
-        )
-        entry = ledger.transaction_post(
-            kind=LedgerTransaction.Kind.SETTLEMENT,
-            description=f"{institution.name} {Category(category).label}",
-            occurred_at=at,
-            idempotency_key=f"settlement:{settlement.public_id}",
-            legs=[
-                *((line.account, -line.amount) for line in lines),
-                (payable, paid),
-                *_clearing_legs(
-                    ((line.account, line.amount) for line in lines), institution.region_id, sign=1
-                ),
-            ],
-        )
-        settlement.ledger_transaction = entry
-        settlement.save(update_fields=["ledger_transaction"])
-        if (wallet := hooks.wallet_source()) is not None:
-            for line in lines:
-                if line.source == SettlementLine.Source.WALLET:
-                    wallet.spent(line, at)
+    if paid > 0 and (wallet := hooks.wallet_source()) is not None:
+        for line in lines:
+            if line.source == SettlementLine.Source.WALLET:
+                wallet.spent(line, at)
     audit_record(
         actor=None,
         channel=AuditEntry.Channel.API,
