@@ -82,7 +82,8 @@ def person_accounts_lock(persons: Sequence[InsuredPerson]) -> dict[int, LedgerAc
             .select_related("person")
             .order_by("pk")
         )
-        return {row.person_id: row for row in rows}
+        # personal accounts have a person (ledgeraccount_person_and_balance_iff_personal)
+        return {row.person_id: row for row in rows if row.person_id is not None}
 
     locked = lock()
     if len(locked) < len(ids):
