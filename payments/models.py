@@ -254,6 +254,10 @@ class Settlement(models.Model):
         PARTIALLY_REFUNDED = "partially_refunded", _("部分退款")
         REFUNDED = "refunded", _("已全额退款")
 
+    # Not a column: the lines the service has just written, in payment order, so that the API
+    # answers a new settlement from what it wrote instead of reading it back (issue 16).
+    written_lines: list[SettlementLine] | None = None
+
     public_id = models.UUIDField(_("结算编号"), default=uuid.uuid4, unique=True, editable=False)
     institution = models.ForeignKey(
         Institution, on_delete=models.PROTECT, related_name="settlements", verbose_name=_("机构")

@@ -84,7 +84,9 @@ def settlement_create(
     )
     if not created:
         response[REPLAYED] = "true"
-    return Status(201, schemas.settlement_out(_own_settlement(request, settlement.public_id)))
+        settlement = _own_settlement(request, settlement.public_id)
+    # a new settlement answers from what the service wrote (issue 16: no read back)
+    return Status(201, schemas.settlement_out(settlement))
 
 
 @router.get(

@@ -121,14 +121,18 @@ def money(value: Decimal) -> str:
 
 
 def settlement_out(settlement: Settlement) -> dict:
-    """The response body; expects the lines prefetched with their payers."""
+    """The response body; expects the lines prefetched with their payers, or a settlement the
+    service has just written (its `written_lines`, with their payers in memory)."""
+    lines = (
+        settlement.written_lines if settlement.written_lines is not None else settlement.lines.all()
+    )
     return {
         "id": str(settlement.public_id),
         "status": settlement.status,
         "amount": money(settlement.amount),
         "lines": [
             {"payer": line.payer.masked_name, "source": line.source, "amount": money(line.amount)}
-            for line in settlement.lines.all()
+            for line in lines
         ],
         "cash_due": money(settlement.cash_due),
         "refunded": money(settlement.refunded),

@@ -270,6 +270,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         },
     )
     notifications_send(notices=_paid_notices(settlement, lines, at=at), at=at)
+    settlement.written_lines = lines
     return settlement
 
 
