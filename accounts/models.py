@@ -467,7 +467,7 @@ class AuditEntry(models.Model):
         verbose_name=_("操作人"),
     )
     channel = models.CharField(_("渠道"), max_length=10, choices=Channel)
-    action = models.CharField(_("操作"), max_length=60, db_index=True)
+    action = models.CharField(_("操作"), max_length=60)  # indexed below, without a LIKE twin
     object_type = models.CharField(_("对象类型"), max_length=60)
     object_id = models.CharField(_("对象编号"), max_length=64)
     person = models.ForeignKey(
@@ -486,7 +486,10 @@ class AuditEntry(models.Model):
         verbose_name = _("审计记录")
         verbose_name_plural = _("审计记录")
         permissions = [("export_auditentry", _("导出审计记录"))]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["action"], name="auditentry_action"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action}"
@@ -531,6 +534,7 @@ class Notification(models.Model):
         on_delete=models.PROTECT,
         related_name="notifications",
         verbose_name=_("收件人"),
+        db_index=False,  # notification_once and (recipient, -created_at) both lead with it
     )
     kind = models.CharField(_("类型"), max_length=20, choices=Kind)
     key = models.CharField(_("去重键"), max_length=160)

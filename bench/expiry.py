@@ -47,6 +47,7 @@ BENCH = ROOT / "bench"
 VENV_BIN = Path(sys.executable).parent
 REGION = "659004"  # 五家渠: several relationships per member (exclusive = False), no consent
 CHUNK = 20_000  # rows per COPY write
+TASK_BATCH_SIZE = 10_000  # family.services.lifecycle.BATCH_SIZE, what the task uses (a test checks)
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -800,7 +801,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--child-profile", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        args.batch_size = args.batch_size or 2000
+        args.batch_size = args.batch_size or TASK_BATCH_SIZE
         return args
     try:
         args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -813,7 +814,7 @@ def parse_args() -> argparse.Namespace:
     if not re.fullmatch(r"[a-z_][a-z0-9_]{0,50}", args.database):
         parser.error("--database: lower-case letters, digits and _ only (≤ 51)")
     if args.batch_size is None:
-        args.batch_size = 2000  # family.services.lifecycle.BATCH_SIZE, what the task uses
+        args.batch_size = TASK_BATCH_SIZE
     return args
 
 

@@ -288,6 +288,12 @@ def notifications_send(*, notices: Iterable[Notice], at: dt.datetime | None = No
     if not rows:
         return
     Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
+    notification_emails_enqueue()
+
+
+def notification_emails_enqueue() -> None:
+    """After the caller's commit, ask a worker to mail pending notifications (for writers that
+    insert them in SQL: once per pass, not once per batch)."""
     # Tasks import services, not the reverse: the mail task is found by its name in the Celery
     # registry (accounts.tasks is imported by AccountsConfig.ready, and by a worker's discovery).
     current_app.tasks[SEND_NOTIFICATION_EMAILS_TASK].delay_on_commit()

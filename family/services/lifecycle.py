@@ -2,9 +2,11 @@
 R14 status reconciliation and expiry reminders. Called by `family.tasks`.
 
 Every pass is set-based and batched: a batch of ids is taken with
-`FOR NO KEY UPDATE SKIP LOCKED`, changed with one guarded UPDATE (the WHERE repeats the status it
-expects), audited with one bulk INSERT and told with one bulk INSERT of notifications (ON CONFLICT
-DO NOTHING). Memory holds one batch, whatever the table's size. Two runs at once take disjoint
+`FOR NO KEY UPDATE SKIP LOCKED` (keyset pages by id), then one SQL statement changes them with a
+guarded UPDATE (the WHERE repeats the statuses it expects) and, from what that UPDATE returns,
+inserts their audit entries and their notifications (ON CONFLICT DO NOTHING): see
+`lifecycle_sql`. No row is read into Python; memory holds one batch of ids, whatever the table's
+size, and one mail sweep is asked for per pass. Two runs at once take disjoint
 batches (a row locked by one is skipped by the other), and a second run finds nothing left to do,
 so the tasks are idempotent and safe to acknowledge late.
 
@@ -14,20 +16,22 @@ window and both people's statuses at the instant of use."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import AuditEntry, Notification
-from accounts.services import Notice, notifications_send, snapshot_values
+from accounts.models import Notification
+from accounts.services import notification_emails_enqueue, setsql
 
 from ..errors import STATUS_ENDED_NOTE
 from ..models import Authorization, Relationship
-from . import notify
+from . import lifecycle_sql
 from .status import ENDING_STATUSES
 
 if TYPE_CHECKING:
@@ -35,106 +39,110 @@ if TYPE_CHECKING:
 
 Status = Authorization.Status
 Kind = Notification.Kind
-SYSTEM = AuditEntry.Channel.SYSTEM
-BATCH_SIZE = 2000
+BATCH_SIZE = 10_000
+# Connections a pass works on at once when it runs outside a transaction (a worker's task):
+# PostgreSQL does a batch's writes on one core, and the worker mostly waits (bench/README.md).
+PARALLEL = 2
 
 EXPIRED_NOTE = _("授权期限届满")
 
-_AUTH_FIELDS = [f.attname for f in Authorization._meta.concrete_fields]
-_REL_FIELDS = [f.attname for f in Relationship._meta.concrete_fields]
 
+class _Pages:
+    """Keyset pages of `candidates`' ids, handed out one at a time to whichever connection asks
+    (one lock: the next page starts where the last one handed out ended)."""
 
-def _audit_rows(model, rows: list[dict], changes: dict, *, action: str, person_key: str | None):
-    """One audit entry per changed row, before and after (R20), in one INSERT."""
-    label = model._meta.label_lower
-    AuditEntry.objects.bulk_create(
-        [
-            AuditEntry(
-                actor=None,
-                channel=SYSTEM,
-                action=action,
-                object_type=label,
-                object_id=str(row["public_id"]),
-                person_id=row[person_key] if person_key else None,
-                before=snapshot_values(model, row),
-                after=snapshot_values(model, {**row, **changes}),
+    def __init__(self, candidates: QuerySet[Authorization], batch_size: int) -> None:
+        self.candidates, self.batch_size, self.last = candidates, batch_size, 0
+        self.lock = threading.Lock()
+
+    def next(self) -> list[int]:
+        """Lock the next page's rows in the caller's transaction and return their ids."""
+        with self.lock:
+            # Keyset pages by id, ids alone (no join to the people): every batch starts where
+            # the last one ended instead of walking again past the rows earlier batches changed
+            # (bench/expiry.py, finding 1). A row skipped because another worker holds it is
+            # that worker's; SKIP LOCKED never waits, so lock order does not matter here.
+            ids = list(
+                self.candidates.filter(pk__gt=self.last)
+                .select_for_update(no_key=True, skip_locked=True, of=("self",))
+                .order_by("pk")
+                .values_list("pk", flat=True)[: self.batch_size]
             )
-            for row in rows
-        ],
-        batch_size=BATCH_SIZE,
-    )
+            if ids:
+                self.last = ids[-1]
+            return ids
+
+
+def _in_parallel(work: Callable[[], int]) -> int:
+    """Run `work` on PARALLEL connections at once (each thread its own, closed at its end) and
+    add up what they return; in the caller's thread alone inside a transaction (another
+    connection would not see what the transaction wrote) or when PARALLEL is 1."""
+    if PARALLEL < 2 or connection.in_atomic_block:
+        return work()
+
+    def on_own_connection() -> int:
+        try:
+            return work()
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    with ThreadPoolExecutor(PARALLEL, thread_name_prefix="lifecycle") as pool:
+        futures = [pool.submit(on_own_connection) for _ in range(PARALLEL)]
+        return sum(future.result() for future in futures)
 
 
 def _transition(
     *,
     candidates: QuerySet[Authorization],
+    expected: Iterable[str],
     to: str,
     action: str,
     at: dt.datetime,
     note: StrOrPromise = "",
-    tell: Callable[[dict], list[Notice]],
+    tell: dict,
     batch_size: int,
     end_relationships: bool,
 ) -> int:
-    """Move every authorization of `candidates` to status `to`, batch by batch."""
-    ending = to not in Authorization.LIVE_STATUSES
-    changes: dict = {"status": to}
-    if ending:
-        changes.update(ended_at=at, end_note=str(note)[:200], deduction_position=None)
-    total, last = 0, 0
-    while True:
-        with transaction.atomic():
-            # Keyset pages by id, ids alone (no join to the people): every batch starts where
-            # the last one ended instead of walking again past the rows earlier batches changed
-            # (bench/expiry.py: ordered from the start, or joined to the people, a 1,000,000-row
-            # pass made 279 index fetches per row). With little due, PostgreSQL reads the
-            # (status, window_end) index and sorts; with a backlog, the primary key from `last`.
-            # A row skipped because another worker holds it is that worker's; SKIP LOCKED never
-            # waits, so lock order does not matter here.
-            ids = list(
-                candidates.filter(pk__gt=last)
-                .select_for_update(no_key=True, skip_locked=True, of=("self",))
-                .order_by("pk")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if not ids:
-                return total
-            rows = list(
-                Authorization.objects.filter(pk__in=ids)
-                .order_by()
-                .values(*_AUTH_FIELDS, *notify.PERSON_NAME_FIELDS)
-            )
-            # Guarded: only rows still in the status we read move (they are locked, so all do).
-            changed = Authorization.objects.filter(
-                pk__in=ids, status__in={row["status"] for row in rows}
-            ).update(**changes)
-            assert changed == len(rows), (changed, len(rows))
-            _audit_rows(Authorization, rows, changes, action=action, person_key="member_id")
-            notifications_send(notices=[n for row in rows for n in tell(row)], at=at)
-            if end_relationships:
-                _end_empty_relationships({row["relationship_id"] for row in rows}, at=at)
-            total += len(rows)
-            last = ids[-1]
+    """Move every authorization of `candidates` (in an `expected` status) to status `to`, ending
+    it with `note` when `to` is not a live status, batch by batch: the ids locked by one
+    statement, then moved, audited and told by one more (`lifecycle_sql.authorizations_move`),
+    then the relationships they leave empty ended. PARALLEL connections take batches at once.
 
+    Two batches at once cannot deadlock: each holds only its own authorizations, and takes the
+    relationships it may end afterwards, in ascending id order, looking only once it holds
+    them; a relationship whose members two batches expire is ended by whichever locks it
+    last (it then sees the other's committed rows)."""
+    pages = _Pages(candidates, batch_size)
+    expected = [str(status) for status in expected]
+    ending_note = None if to in Authorization.LIVE_STATUSES else str(note)
 
-def _end_relationships(
-    relationships: QuerySet[Relationship], *, reason: str, at: dt.datetime
-) -> int:
-    """End (and audit) the given active relationships; they must already be locked by us."""
-    rows = list(relationships.order_by("pk").values(*_REL_FIELDS))
-    if not rows:
-        return 0
-    changes = {"status": Relationship.Status.ENDED, "ended_at": at, "end_reason": reason}
-    Relationship.objects.filter(
-        pk__in=[row["id"] for row in rows], status=Relationship.Status.ACTIVE
-    ).update(**changes)
-    _audit_rows(Relationship, rows, changes, action="relationship.end", person_key="holder_id")
-    return len(rows)
+    def work() -> int:
+        moved_here = 0
+        while True:
+            with transaction.atomic():
+                ids = pages.next()
+                if not ids:
+                    return moved_here
+                # Guarded: only rows still in a status the candidates allow move (they are
+                # locked, so all do).
+                moved, relationship_ids = lifecycle_sql.authorizations_move(
+                    ids, expected=expected, to=to, at=at, note=ending_note, action=action, tell=tell
+                )
+                assert moved == len(ids), (moved, len(ids))
+                if end_relationships:
+                    _end_empty_relationships(set(relationship_ids), at=at)
+            moved_here += moved
+
+    total = _in_parallel(work)
+    if total:
+        notification_emails_enqueue()
+    return total
 
 
 def _end_empty_relationships(relationship_ids: set[int], *, at: dt.datetime) -> int:
-    """Relationships left with no live member end (R5: the holder is then free to join another).
-    Lock first, then look: a member bound meanwhile (a bind locks the relationship too) is seen.
+    """Relationships left with no live member end (R5: the holder is then free to join another),
+    and those whose holder was transferred out or terminated end for that reason (R14). Lock
+    first, then look: a member bound meanwhile (a bind locks the relationship too) is seen.
 
     Every path locks authorizations before their relationship (`relationship_end` included), and
     these passes lock relationships in ascending id order, so waiting here cannot deadlock."""
@@ -146,23 +154,12 @@ def _end_empty_relationships(relationship_ids: set[int], *, at: dt.datetime) -> 
     )
     if not locked:
         return 0
-    # R14: a holder transferred out or terminated ends their relationship for that reason.
-    holder_gone = set(
-        Relationship.objects.filter(pk__in=locked, holder__status__in=ENDING_STATUSES).values_list(
-            "pk", flat=True
-        )
-    )
-    still_live = Authorization.objects.filter(
-        relationship_id__in=locked, status__in=Authorization.LIVE_STATUSES
-    ).values_list("relationship_id", flat=True)
-    empty = set(locked) - set(still_live) - holder_gone
-    return _end_relationships(
-        Relationship.objects.filter(pk__in=holder_gone),
-        reason=Relationship.EndReason.HOLDER_STATUS,
-        at=at,
-    ) + _end_relationships(
-        Relationship.objects.filter(pk__in=empty), reason=Relationship.EndReason.NO_MEMBERS, at=at
-    )
+    return lifecycle_sql.relationships_end(locked, at=at, holder_gone=ENDING_STATUSES)
+
+
+def _tell(kind: str, event: str, reason=None) -> dict:
+    """What `notify.for_rows_sql` tells both sides: `event` is a constant here."""
+    return {"kind": kind, "event": f"'{event}'", "reason": reason}
 
 
 def authorizations_expire(*, at: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -172,11 +169,12 @@ def authorizations_expire(*, at: dt.datetime | None = None, batch_size: int = BA
         candidates=Authorization.objects.filter(
             status__in=Authorization.GRANTED_STATUSES, window_end__lt=at
         ),
+        expected=Authorization.GRANTED_STATUSES,
         to=Status.EXPIRED,
         action="authorization.expire",
         at=at,
         note=EXPIRED_NOTE,
-        tell=lambda row: notify.for_row(row, kind=Kind.EXPIRED, event="expired"),
+        tell=_tell(Kind.EXPIRED, "expired"),
         batch_size=batch_size,
         end_relationships=True,
     )
@@ -192,10 +190,11 @@ def authorizations_activate(*, at: dt.datetime | None = None, batch_size: int = 
             status=Status.SCHEDULED,
             window_start__lte=at,
         ),
+        expected=[Status.SCHEDULED],
         to=Status.ACTIVE,
         action="authorization.start",
         at=at,
-        tell=lambda row: notify.for_row(row, kind=Kind.STARTED, event="started"),
+        tell=_tell(Kind.STARTED, "started"),
         batch_size=batch_size,
         end_relationships=False,
     )
@@ -208,12 +207,11 @@ def consents_lapse(*, at: dt.datetime | None = None, batch_size: int = BATCH_SIZ
         candidates=Authorization.objects.filter(
             status=Status.PENDING_CONSENT, consent_deadline__lt=at
         ),
+        expected=[Status.PENDING_CONSENT],
         to=Status.LAPSED,
         action="authorization.lapse",
         at=at,
-        tell=lambda row: notify.for_row(
-            row, kind=Kind.ENDED, event="ended", reason=Status.LAPSED.label
-        ),
+        tell=_tell(Kind.ENDED, "ended", reason=Status.LAPSED.label),
         batch_size=batch_size,
         end_relationships=True,
     )
@@ -229,32 +227,32 @@ def statuses_reconcile(*, at: dt.datetime | None = None, batch_size: int = BATCH
             Q(holder__status__in=ENDING_STATUSES) | Q(member__status__in=ENDING_STATUSES),
             status__in=Authorization.LIVE_STATUSES,
         ),
+        expected=Authorization.LIVE_STATUSES,
         to=Status.TERMINATED,
         action="authorization.terminate",
         at=at,
         note=STATUS_ENDED_NOTE,
-        tell=lambda row: notify.for_row(
-            row, kind=Kind.ENDED, event="ended", reason=Status.TERMINATED.label
-        ),
+        tell=_tell(Kind.ENDED, "ended", reason=Status.TERMINATED.label),
         batch_size=batch_size,
         end_relationships=True,
     )
+    last = 0
     while True:  # relationships of such holders that had no live member left to end them
         with transaction.atomic():
-            batch = (
-                Relationship.objects.select_for_update(no_key=True, skip_locked=True)
-                .filter(status=Relationship.Status.ACTIVE, holder__status__in=ENDING_STATUSES)
-                .order_by()
+            ids = list(
+                Relationship.objects.select_for_update(no_key=True, skip_locked=True, of=("self",))
+                .filter(
+                    pk__gt=last,
+                    status=Relationship.Status.ACTIVE,
+                    holder__status__in=ENDING_STATUSES,
+                )
+                .order_by("pk")
                 .values_list("pk", flat=True)[:batch_size]
             )
-            ids = list(batch)
             if not ids:
                 break
-            _end_relationships(
-                Relationship.objects.filter(pk__in=ids),
-                reason=Relationship.EndReason.HOLDER_STATUS,
-                at=at,
-            )
+            lifecycle_sql.relationships_end(ids, at=at, holder_gone=ENDING_STATUSES)
+            last = ids[-1]
     relationships_orphaned_end(at=at, batch_size=batch_size)
     return ended
 
@@ -297,28 +295,22 @@ def expiry_reminders_send(
         window_end__gte=at,
         window_end__lte=at + dt.timedelta(days=days),
     )
+    expiring = _tell(Kind.EXPIRING, "")
+    expiring["event"] = "'expiring:' || " + setsql.datetime_text("a.window_end", sep="T")
     told, last = 0, 0
-    while True:  # keyset pages: memory holds one page
-        rows = list(
-            candidates.filter(pk__gt=last)
-            .order_by("pk")
-            .values(*_AUTH_FIELDS, *notify.PERSON_NAME_FIELDS)[:batch_size]
+    while True:  # keyset pages: memory holds one page of ids
+        ids = list(
+            candidates.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size]
         )
-        if not rows:
-            return told
+        if not ids:
+            break
         with transaction.atomic():
-            notifications_send(
-                notices=[
-                    n
-                    for row in rows
-                    for n in notify.for_row(
-                        row, kind=Kind.EXPIRING, event=notify.expiring_event(row["window_end"])
-                    )
-                ],
-                at=at,
-            )
-        told += len(rows)
-        last = rows[-1]["id"]
+            lifecycle_sql.authorizations_tell(ids, at=at, tell=expiring)
+        told += len(ids)
+        last = ids[-1]
+    if told:
+        notification_emails_enqueue()
+    return told
 
 
 def lifecycle_run(*, at: dt.datetime | None = None) -> dict[str, int]:

@@ -6,13 +6,15 @@ one-row services share it. Names are masked: mail leaves the bureau's systems.""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
 
 from django.urls import reverse
 from django.utils import translation
 
 from accounts import notices
 from accounts.models import Notification, mask_name
-from accounts.services import Notice
+from accounts.services import Notice, setsql
 
 from ..models import Authorization, Relation
 
@@ -69,6 +71,66 @@ def for_row(row: dict, *, kind: str, event: str, reason=None, holder=True, membe
             )
         )
     return out
+
+
+def _link_sql(name: str, column: str) -> str:
+    """SQL of `reverse(name, args=[<column>])`: the URL reversed once around a placeholder."""
+    placeholder = uuid.UUID(int=0)
+    prefix, _, suffix = reverse(name, args=[placeholder]).partition(str(placeholder))
+    return f"({_literal(prefix)} || {column}::text || {_literal(suffix)})"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def for_rows_sql(source: str, *, kind: str, event: str, reason=None) -> tuple[str, dict]:
+    """`for_row` in SQL, for the set-based passes: a SELECT of `recipient_id, kind, key, params,
+    link, created_at` (what `setsql.notification_insert` takes), two rows (holder, member) per
+    authorization of `source` (an alias with the authorization's columns), with the same keys,
+    params and links as `for_row` builds. `event` is SQL (a quoted literal, or an expression of
+    the row); `%(n_at)s` is the time written."""
+    iso = setsql.datetime_text
+    member_link = (
+        _link_sql("family:consent-answer", "a.public_id")
+        if kind == Kind.CONSENT_REQUESTED
+        else _literal(reverse("family:records"))
+    )
+    params = (
+        f"jsonb_build_object('holder', {setsql.masked_name('p.holder')}, "
+        f"'member', {setsql.masked_name('p.member')}, "
+        "'relation', %(n_relations)s::jsonb ->> a.relation, "
+        f"'start', coalesce({iso('a.window_start', sep='T')}, ''), "
+        f"'end', coalesce({iso('a.window_end', sep='T')}, '')) || "
+        "CASE WHEN a.consent_deadline IS NULL THEN '{}'::jsonb ELSE "
+        f"jsonb_build_object('deadline', {iso('a.consent_deadline', sep='T')}) END"
+        + (" || jsonb_build_object('reason', %(n_reason)s::text)" if reason is not None else "")
+    )
+    sql = (
+        "SELECT r.recipient_id, %(n_kind)s::text AS kind, k.key, "  # noqa: S608 - constants
+        "k.params || jsonb_build_object('role', r.role) AS params, r.link, "
+        f"%(n_at)s::timestamptz AS created_at FROM {source} "
+        # once per authorization, then a row per side (OFFSET 0 keeps each subquery whole: a
+        # flattened one is evaluated again at every reference); the names looked up by key (a
+        # join here made PostgreSQL merge-join the whole persons table)
+        f"CROSS JOIN LATERAL (SELECT 'authorization:' || a.public_id::text || ':' || {event} "
+        f"AS key, {params} AS params FROM (SELECT "
+        "(SELECT name FROM accounts_insuredperson WHERE id = a.holder_id) AS holder, "
+        "(SELECT name FROM accounts_insuredperson WHERE id = a.member_id) AS member "
+        "OFFSET 0) p "
+        "OFFSET 0) k "
+        "CROSS JOIN LATERAL (VALUES "
+        f"(a.holder_id, {_literal(notices.HOLDER)}, "
+        f"{_link_sql('family:authorization-detail', 'a.public_id')}), "
+        f"(a.member_id, {_literal(notices.MEMBER)}, {member_link})) r(recipient_id, role, link)"
+    )
+    values = {
+        "n_kind": str(kind),
+        "n_relations": json.dumps({value: source_text(label) for value, label in Relation.choices}),
+    }
+    if reason is not None:
+        values["n_reason"] = source_text(reason)
+    return sql, values
 
 
 def for_guardians(notice: Notice, guardian_ids) -> list[Notice]:
