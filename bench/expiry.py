@@ -389,9 +389,21 @@ def child_env(args, database: str, workdir: Path, settings: str) -> dict:
     return env
 
 
-def run_worker(run: Run, *, args, env: dict, queue: str, workdir: Path, tag: str) -> None:
-    """Start a real worker on its own queue, send it `family.run_lifecycle` as beat does (with
-    the schedule's 55 s expiry), wait for the success line, stop it warmly."""
+def run_worker(
+    run: Run,
+    *,
+    args,
+    env: dict,
+    queue: str,
+    workdir: Path,
+    tag: str,
+    task: str = "family.run_lifecycle",
+    expires: int = 55,
+    key: str | None = "expired",
+) -> None:
+    """Start a real worker on its own queue, send it `task` as beat does (with the schedule's
+    expiry), wait for the success line, stop it warmly. The rows are the result (its `key`, for
+    a task answering with a dict)."""
     from celery import Celery
 
     log_path = workdir / f"worker-{run.label}.log"
@@ -414,9 +426,9 @@ def run_worker(run: Run, *, args, env: dict, queue: str, workdir: Path, tag: str
         run.idle_kb = status_kb(process.pid).get("VmRSS", 0)
         app = Celery("bench-expiry", broker=args.broker, set_as_current=False)
         started = time.monotonic()
-        sent = app.send_task("family.run_lifecycle", queue=queue, expires=55)
+        sent = app.send_task(task, queue=queue, expires=expires)
         done = re.compile(
-            rf"Task family\.run_lifecycle\[{sent.id}\] succeeded in ([\d.]+)s: (.*)$", re.M
+            rf"Task {re.escape(task)}\[{sent.id}\] succeeded in ([\d.]+)s: (.*)$", re.M
         )
         failed = re.compile(rf"(raised|revoked|Discarding|expired).*{sent.id}|{sent.id}.*raised")
         while True:
@@ -435,7 +447,7 @@ def run_worker(run: Run, *, args, env: dict, queue: str, workdir: Path, tag: str
         app.close()
         run.seconds = float(found.group(1))
         result = ast.literal_eval(found.group(2).strip())
-        run.rows = result["expired"]
+        run.rows = result[key] if key else result
         run.hwm_kb = status_kb(process.pid).get("VmHWM", 0)
         process.send_signal(signal.SIGTERM)  # warm shutdown: nothing left to finish
         run.maxrss_kb = reap(process, timeout=60)
