@@ -5,8 +5,9 @@ Every pass is set-based and batched: a batch of ids is taken with
 `FOR NO KEY UPDATE SKIP LOCKED` (keyset pages by id), then one SQL statement changes them with a
 guarded UPDATE (the WHERE repeats the statuses it expects) and, from what that UPDATE returns,
 inserts their audit entries and their notifications (ON CONFLICT DO NOTHING): see
-`lifecycle_sql`. No row is read into Python; memory holds one batch of ids, whatever the table's
-size, and one mail sweep is asked for per pass. Two runs at once take disjoint
+`lifecycle_sql`. On another database (the SQLite file of `make run`) the same writes go through
+the ORM: `lifecycle_orm`. No row is read into Python; memory holds one batch of ids, whatever
+the table's size, and one mail sweep is asked for per pass. Two runs at once take disjoint
 batches (a row locked by one is skipped by the other), and a second run finds nothing left to do,
 so the tasks are idempotent and safe to acknowledge late.
 
@@ -27,11 +28,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Notification
-from accounts.services import notification_emails_enqueue, setsql
+from accounts.services import notification_emails_enqueue
 
 from ..errors import STATUS_ENDED_NOTE
 from ..models import Authorization, Relationship
-from . import lifecycle_sql
+from . import lifecycle_orm, lifecycle_sql, notify
 from .status import ENDING_STATUSES
 
 if TYPE_CHECKING:
@@ -45,6 +46,11 @@ BATCH_SIZE = 10_000
 PARALLEL = 2
 
 EXPIRED_NOTE = _("授权期限届满")
+
+
+def _writer():
+    """Who writes a batch: set-based SQL on PostgreSQL, the ORM elsewhere (`lifecycle_orm`)."""
+    return lifecycle_sql if connection.vendor == "postgresql" else lifecycle_orm
 
 
 class _Pages:
@@ -76,8 +82,9 @@ class _Pages:
 def _in_parallel(work: Callable[[], int]) -> int:
     """Run `work` on PARALLEL connections at once (each thread its own, closed at its end) and
     add up what they return; in the caller's thread alone inside a transaction (another
-    connection would not see what the transaction wrote) or when PARALLEL is 1."""
-    if PARALLEL < 2 or connection.in_atomic_block:
+    connection would not see what the transaction wrote), when PARALLEL is 1, and on SQLite
+    (one writer at a time)."""
+    if PARALLEL < 2 or connection.in_atomic_block or connection.vendor != "postgresql":
         return work()
 
     def on_own_connection() -> int:
@@ -99,7 +106,7 @@ def _transition(
     action: str,
     at: dt.datetime,
     note: StrOrPromise = "",
-    tell: dict,
+    tell: notify.Tell,
     batch_size: int,
     end_relationships: bool,
 ) -> int:
@@ -125,7 +132,7 @@ def _transition(
                     return moved_here
                 # Guarded: only rows still in a status the candidates allow move (they are
                 # locked, so all do).
-                moved, relationship_ids = lifecycle_sql.authorizations_move(
+                moved, relationship_ids = _writer().authorizations_move(
                     ids, expected=expected, to=to, at=at, note=ending_note, action=action, tell=tell
                 )
                 assert moved == len(ids), (moved, len(ids))
@@ -154,12 +161,7 @@ def _end_empty_relationships(relationship_ids: set[int], *, at: dt.datetime) -> 
     )
     if not locked:
         return 0
-    return lifecycle_sql.relationships_end(locked, at=at, holder_gone=ENDING_STATUSES)
-
-
-def _tell(kind: str, event: str, reason=None) -> dict:
-    """What `notify.for_rows_sql` tells both sides: `event` is a constant here."""
-    return {"kind": kind, "event": f"'{event}'", "reason": reason}
+    return _writer().relationships_end(locked, at=at, holder_gone=ENDING_STATUSES)
 
 
 def authorizations_expire(*, at: dt.datetime | None = None, batch_size: int = BATCH_SIZE) -> int:
@@ -174,7 +176,7 @@ def authorizations_expire(*, at: dt.datetime | None = None, batch_size: int = BA
         action="authorization.expire",
         at=at,
         note=EXPIRED_NOTE,
-        tell=_tell(Kind.EXPIRED, "expired"),
+        tell=notify.Tell(Kind.EXPIRED, "expired"),
         batch_size=batch_size,
         end_relationships=True,
     )
@@ -194,7 +196,7 @@ def authorizations_activate(*, at: dt.datetime | None = None, batch_size: int = 
         to=Status.ACTIVE,
         action="authorization.start",
         at=at,
-        tell=_tell(Kind.STARTED, "started"),
+        tell=notify.Tell(Kind.STARTED, "started"),
         batch_size=batch_size,
         end_relationships=False,
     )
@@ -211,7 +213,7 @@ def consents_lapse(*, at: dt.datetime | None = None, batch_size: int = BATCH_SIZ
         to=Status.LAPSED,
         action="authorization.lapse",
         at=at,
-        tell=_tell(Kind.ENDED, "ended", reason=Status.LAPSED.label),
+        tell=notify.Tell(Kind.ENDED, "ended", reason=Status.LAPSED.label),
         batch_size=batch_size,
         end_relationships=True,
     )
@@ -232,7 +234,7 @@ def statuses_reconcile(*, at: dt.datetime | None = None, batch_size: int = BATCH
         action="authorization.terminate",
         at=at,
         note=STATUS_ENDED_NOTE,
-        tell=_tell(Kind.ENDED, "ended", reason=Status.TERMINATED.label),
+        tell=notify.Tell(Kind.ENDED, "ended", reason=Status.TERMINATED.label),
         batch_size=batch_size,
         end_relationships=True,
     )
@@ -251,7 +253,7 @@ def statuses_reconcile(*, at: dt.datetime | None = None, batch_size: int = BATCH
             )
             if not ids:
                 break
-            lifecycle_sql.relationships_end(ids, at=at, holder_gone=ENDING_STATUSES)
+            _writer().relationships_end(ids, at=at, holder_gone=ENDING_STATUSES)
             last = ids[-1]
     relationships_orphaned_end(at=at, batch_size=batch_size)
     return ended
@@ -295,8 +297,6 @@ def expiry_reminders_send(
         window_end__gte=at,
         window_end__lte=at + dt.timedelta(days=days),
     )
-    expiring = _tell(Kind.EXPIRING, "")
-    expiring["event"] = "'expiring:' || " + setsql.datetime_text("a.window_end", sep="T")
     told, last = 0, 0
     while True:  # keyset pages: memory holds one page of ids
         ids = list(
@@ -305,7 +305,7 @@ def expiry_reminders_send(
         if not ids:
             break
         with transaction.atomic():
-            lifecycle_sql.authorizations_tell(ids, at=at, tell=expiring)
+            _writer().authorizations_tell(ids, at=at, tell=notify.Tell(Kind.EXPIRING, None))
         told += len(ids)
         last = ids[-1]
     if told:

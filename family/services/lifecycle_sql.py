@@ -36,17 +36,17 @@ def authorizations_move(
     at: dt.datetime,
     note: str | None,
     action: str,
-    tell: dict,
+    tell: notify.Tell,
 ) -> tuple[int, list[int]]:
     """Move the locked authorizations `ids` still in an `expected` status to `to` (ending them,
-    with `note`, when `note` is not None), audit each and tell both sides (`tell`: the keyword
-    arguments of `notify.for_rows_sql` but the source). Returns how many moved and the ids of
+    with `note`, when `note` is not None), audit each and tell both sides as `tell` says.
+    Returns how many moved and the ids of
     their relationships."""
     ending = note is not None
     sets = "status = %(to)s" + (
         ", ended_at = %(at)s, end_note = %(note)s, deduction_position = NULL" if ending else ""
     )
-    told, told_params = notify.for_rows_sql("a", **tell)
+    told, told_params = tell.sql("a")
     sql = (
         f'WITH old AS (SELECT * FROM "{AUTH}" WHERE id = ANY(%(ids)s::bigint[]) '
         "AND status = ANY(%(expected)s::text[])), "
@@ -126,11 +126,9 @@ def relationships_end(ids: list[int], *, at: dt.datetime, holder_gone: Iterable[
         return cursor.fetchone()[0]
 
 
-def authorizations_tell(ids: list[int], *, at: dt.datetime, tell: dict) -> None:
+def authorizations_tell(ids: list[int], *, at: dt.datetime, tell: notify.Tell) -> None:
     """Tell both sides of the authorizations `ids` (no change of state: the reminders)."""
-    told, told_params = notify.for_rows_sql(
-        f'(SELECT * FROM "{AUTH}" WHERE id = ANY(%(ids)s::bigint[])) a', **tell
-    )
+    told, told_params = tell.sql(f'(SELECT * FROM "{AUTH}" WHERE id = ANY(%(ids)s::bigint[])) a')
     with connection.cursor() as cursor:
         cursor.execute(
             setsql.notification_insert(source=told), {"ids": ids, "n_at": at, **told_params}

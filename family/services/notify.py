@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from typing import NamedTuple
 
 from django.urls import reverse
 from django.utils import translation
@@ -165,3 +166,27 @@ def for_authorization(authorization: Authorization, **kwargs) -> list:
 def expiring_event(window_end: dt.datetime) -> str:
     """A changed window gets its own reminder: the event names the end it warns about."""
     return f"expiring:{window_end.isoformat()}"
+
+
+class Tell(NamedTuple):
+    """What a scheduled pass tells both sides of each authorization it touches: `kind`, the
+    `event` that names it in the notifications' key (None: the window's end, as a reminder's
+    `expiring_event`) and the `reason` shown, if any. Both writers of the passes read it: in
+    Python (`for_row`) and in SQL (`sql`)."""
+
+    kind: str
+    event: str | None
+    reason: object = None
+
+    def for_row(self, row: dict) -> list:
+        event = self.event if self.event is not None else expiring_event(row["window_end"])
+        return for_row(row, kind=self.kind, event=event, reason=self.reason)
+
+    def sql(self, source: str) -> tuple[str, dict]:
+        """`for_rows_sql` of this telling (`source` as there)."""
+        event = (
+            _literal(self.event)
+            if self.event is not None
+            else "'expiring:' || " + setsql.datetime_text("a.window_end", sep="T")
+        )
+        return for_rows_sql(source, kind=self.kind, event=event, reason=self.reason)
