@@ -1,9 +1,10 @@
-"""Random sequences of the wallet's operations (R24-R27): send, accept, decline, the return
-pass, a spend at a hospital of another region, a refund, the premium, the clearing run. Whatever
-the sequence, refusals aside, the books agree to the fen afterwards: every wallet's balance is the
-sum of its holdings and of its entries, each region's wallet-funds legs are its holdings, the
-in-flight legs are the pending transfers, all clearing payables and receivables sum to zero and
-each batch's lines to its amount, and the nightly reconciliation finds nothing."""
+"""Random sequences of the wallet's operations (R24, R25, R26, R27): send, accept, decline,
+the return pass, a spend at a hospital of another region, a refund, the premium, the clearing
+run. Whatever the sequence, refusals aside, the books agree to the fen afterwards: every wallet's
+balance is the sum of its holdings and of its entries, each region's wallet-funds legs are its
+holdings, the in-flight legs are the pending transfers, all clearing payables and receivables
+sum to zero and each batch's lines to its amount, and the nightly reconciliation finds
+nothing."""
 
 from __future__ import annotations
 

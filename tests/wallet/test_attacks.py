@@ -4,6 +4,12 @@ the day and night boundaries, and races not covered by test_races.py. Every host
 answered in the page (or with a 404 for an id that is not the caller's), never a 500, and changes
 nothing; after every legitimate sequence the books agree to the fen.
 
+The rules each part attacks: R23 (the counter's open and close, the history and its CSV, closing
+while a transfer arrives), R24 (the send form, the register lookup, the day and night limits),
+R25 (answers by the wrong person, the 06:00 return, answers racing each other and the return),
+R26 (the premium page, a premium racing a settlement) and R27 (the clearing pages, confirmations
+at once, a refund racing the clearing run).
+
 The cast (tests/demo.py): 王建国 (南京 320100, employee, 5000.00) sends to his mother 王秀兰
 (杭州 330100, resident), who spends at HZ-HOSP-001 (杭州); 王德胜 (南京, resident) pays his
 premium from his wallet."""
@@ -147,7 +153,7 @@ def cast(demo_unbound, now):
 
 
 # ---------------------------------------------------------------------------------------------
-# ids that are not the caller's
+# ids that are not the caller's (R23 at the counter, R25 answering)
 
 
 @pytest.mark.django_db
@@ -233,7 +239,7 @@ def test_counter_open_and_close_with_hostile_documents(client, cast, demo_unboun
 
 
 # ---------------------------------------------------------------------------------------------
-# hostile form values
+# hostile form values (R24 the send form, R23 the history, R25 the transfer list)
 
 
 HOSTILE_AMOUNTS = [
@@ -387,7 +393,7 @@ def test_hostile_transfer_list_filters(client, cast, query):
 
 
 # ---------------------------------------------------------------------------------------------
-# the premium page
+# the premium page (R26)
 
 
 @pytest.fixture
@@ -439,7 +445,7 @@ def test_the_premium_key_replayed_for_another_year_is_refused(client, demo, fath
 
 
 # ---------------------------------------------------------------------------------------------
-# clearing pages
+# clearing pages (R27)
 
 
 @pytest.fixture
@@ -482,7 +488,7 @@ def test_clearing_pages_of_a_batch_of_other_regions_are_404(client, demo, batch)
 
 
 # ---------------------------------------------------------------------------------------------
-# identity numbers
+# identity numbers (R24, R25: what each side of a transfer is shown)
 
 
 @pytest.mark.django_db
@@ -526,7 +532,7 @@ def test_no_full_identity_number_reaches_the_other_side(client, demo, now):
 
 
 # ---------------------------------------------------------------------------------------------
-# time
+# time (R24 the day and the night pause, R25 the 06:00 return)
 
 
 @pytest.mark.django_db
@@ -593,7 +599,8 @@ def test_the_return_pass_run_days_late_and_twice_returns_once(cast):
 
 
 # ---------------------------------------------------------------------------------------------
-# races on real connections (tests/threads.py)
+# races on real connections (tests/threads.py): R25 answers and the return, R23 closing,
+# R26 a premium and a settlement, R27 confirmations and the clearing run
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import datetime as dt
 import io
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from family.models import Relation
@@ -16,12 +18,17 @@ from payments.models import Institution
 from tests.clock import NOW
 from tests.payments.builders import refund, settle
 from tests.wallet.helpers import give, open_wallet
+from wallet import services
 from wallet.models import ClearingBatch
 from wallet.services import clearing
 
 pytestmark = pytest.mark.django_db
 
 NIGHT = NOW + dt.timedelta(days=1)
+# the export: session, user, the user's permissions (2), the user's regions, the batch with its
+# two regions, then its lines with all they show, read through one server-side cursor; the same
+# whatever the lines
+CSV_QUERIES = 7
 
 
 @pytest.fixture
@@ -120,3 +127,46 @@ def test_query_counts_do_not_grow_with_the_lines(
     ):
         with django_assert_max_num_queries(16):
             assert client.get(url).status_code == 200
+
+
+def test_the_csv_export_runs_the_same_queries_for_1_line_and_for_30(
+    client, demo, django_assert_num_queries
+):
+    """A batch of one spend, one of one premium, then one of 30 lines (spends and refunds): the
+    same queries for each export, and never more than CSV_QUERIES."""
+    wang, mother, father = demo.people["王建国"], demo.people["王秀兰"], demo.people["王德胜"]
+    open_wallet(mother)
+    give(wang, mother, "500.00", at=NOW)
+    hospital = Institution.objects.get(code="HZ-HOSP-001")
+    settle(hospital, mother, "10.00")
+    [spend] = clearing.clearing_run(at=NIGHT)
+    open_wallet(father)  # 杭州's money pays his 南京 premium: 杭州 owes 南京
+    give(demo.people["赵敏"], father, "400.00", relation=Relation.PATERNAL_GRANDPARENT, at=NOW)
+    services.wallet_premium_pay(
+        person=father, year=2027, idempotency_key="p", actor=father.user, at=NOW
+    )
+    [premium] = clearing.clearing_run(at=NIGHT + dt.timedelta(hours=1))
+    small = [spend, premium]
+    assert [batch.lines_count for batch in small] == [1, 1]
+    client.force_login(demo.staff["js_super"])
+
+    def export(batch) -> list[list[str]]:
+        response = client.get(reverse("staff:clearing-csv", args=[batch.public_id]))
+        assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+        return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    counts = set()
+    for batch in small:
+        with CaptureQueriesContext(connection) as one_line:
+            assert len(export(batch)) == 4  # the header, the line, a blank row, the net
+        counts.add(len(one_line))
+    assert len(counts) == 1 and counts.pop() <= CSV_QUERIES
+    spent = [settle(hospital, mother, "10.00") for _ in range(25)]
+    for settlement in spent[:5]:
+        refund(settlement, "10.00")
+    [big] = clearing.clearing_run(at=NIGHT + dt.timedelta(hours=2))
+    assert big.lines_count == 30
+    with django_assert_num_queries(len(one_line)):
+        rows = export(big)
+    assert len(rows) == 33 and rows[-1][-1] == "200.00"  # 25 × 10.00 spent, 5 refunded
+    assert sorted({row[1] for row in rows[1:31]}) == ["就医购药支付", "结算退款"]

@@ -19,7 +19,9 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import translation
 
@@ -27,8 +29,10 @@ from accounts.demo import CITIZEN_PASSWORD
 from accounts.models import AuditEntry, Notification, RegionPolicy, User
 from accounts.reauth import TRIES_LEFT
 from family.models import Relation
-from payments.models import LedgerAccount
+from payments.demo import seed_institutions
+from payments.models import Institution, LedgerAccount
 from tests.clock import SHANGHAI
+from tests.payments.builders import refund, settle
 from wallet import errors, services
 from wallet.models import Entry, Holding, Transfer, Wallet
 from wallet.views import transfers as views
@@ -61,6 +65,9 @@ LIST_QUERIES = 6
 DETAIL_QUERIES = 5
 OVERVIEW_QUERIES = 11  # + wallet, pending to close, holdings, pending received, send state (3)
 HISTORY_QUERIES = 6
+# the CSV: session, user, person, then the wallet's entries with their regions through one
+# server-side cursor; no nav, no count
+HISTORY_CSV_QUERIES = 4
 
 
 def text(response) -> str:
@@ -648,6 +655,45 @@ def test_the_history_csv_has_a_bom_the_filtered_rows_and_no_identity_number(clie
             assert number not in body
     response = client.get(HISTORY_CSV, {"date_from": "not a date"})
     assert response.status_code == 302 and response["Location"].startswith(HISTORY + "?")
+
+
+def test_the_history_csv_queries_do_not_grow_with_rows(client, cast, django_assert_num_queries):
+    """One entry, then 30 of three kinds (in, spent at a hospital, refunded): the same queries,
+    on both URLs and with a filter, and never more than HISTORY_CSV_QUERIES."""
+    wang, mother = cast
+    transfer = send(wang, mother, key="csv", at=MORNING - dt.timedelta(days=1))
+    services.transfer_accept(
+        transfer=transfer, actor=mother.user, channel=ONLINE, at=MORNING - dt.timedelta(hours=23)
+    )
+    client.force_login(mother.user)
+    asks = [
+        (HISTORY_CSV, {}),
+        (HISTORY, {"format": "csv"}),
+        (HISTORY_CSV, {"date_from": "2026-03-01"}),
+    ]
+
+    def download(url, query) -> list[list[str]]:
+        response = client.get(url, query)
+        assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+        return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+    counts = []
+    for url, query in asks:
+        with CaptureQueriesContext(connection) as one_row:
+            assert len(download(url, query)) == 2  # the header and the entry
+        assert len(one_row) <= HISTORY_CSV_QUERIES
+        counts.append(len(one_row))
+    seed_institutions(log=lambda _line: None)  # demo_unbound stops before the institutions
+    hospital = Institution.objects.get(code="HZ-HOSP-001")
+    spent = [settle(hospital, mother, "5.00", at=MORNING) for _ in range(25)]
+    for settlement in spent[:4]:
+        refund(settlement, "5.00", at=MORNING)
+    assert Entry.objects.filter(wallet__person=mother).count() == 30
+    for (url, query), count in zip(asks, counts, strict=True):
+        with django_assert_num_queries(count):
+            rows = download(url, query)
+        assert len(rows) == 31
+        assert {row[1] for row in rows[1:]} == {"转账入账", "就医购药支付", "结算退款"}
 
 
 def test_a_person_without_a_wallet_sees_an_empty_history(client, demo_unbound, now):
