@@ -319,3 +319,36 @@ def test_the_reconciliation_during_live_transfers_and_spends_finds_nothing(cast)
         assert run.ok and run.mismatch_count == 0, list(run.mismatches.values())
         decline(Transfer.objects.get(sender=zhao, status=Transfer.Status.PENDING), at)
     assert_books_agree()
+
+
+# ---------------------------------------------------------------------------------------------
+# (f) every movement in its own durable transaction
+
+
+def test_every_wallet_movement_refuses_to_run_inside_someone_elses_transaction(cast):
+    """One durable transaction per movement (issue 15): a caller's open transaction could
+    otherwise hold the movement's locks, or roll it back after it was announced. Outside a test
+    case's wrapping transaction Django enforces `durable=True`: each service refuses, nothing
+    is written."""
+    from django.db import transaction
+
+    wang, mother = cast
+    transfer = send(wang, mother, "100.00", key="durable-1", at=MORNING)
+    calls = {
+        "send": lambda: send(wang, mother, "50.00", key="durable-2", at=MORNING),
+        "accept": lambda: accept(transfer, MORNING + dt.timedelta(hours=1)),
+        "decline": lambda: decline(transfer, MORNING + dt.timedelta(hours=1)),
+        "return": lambda: services.transfers_return_due(at=MORNING + dt.timedelta(days=2)),
+        "clearing": lambda: services.clearing_run(at=MORNING + dt.timedelta(days=2)),
+        "close": lambda: services.wallet_close(person=mother, actor=mother.user, channel=ONLINE),
+    }
+    counts = (Transfer.objects.count(), LedgerLeg.objects.count(), AuditEntry.objects.count())
+    for name, call in calls.items():
+        with transaction.atomic(), pytest.raises(RuntimeError, match="durable"):
+            call()
+        assert (
+            Transfer.objects.count(),
+            LedgerLeg.objects.count(),
+            AuditEntry.objects.count(),
+        ) == counts, name
+    assert Transfer.objects.get().status == Transfer.Status.PENDING

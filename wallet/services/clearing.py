@@ -56,7 +56,7 @@ def clearing_run(*, at: dt.datetime | None = None) -> list[ClearingBatch]:
     """Net the night's cross-region wallet movements into one batch per pair of regions."""
     at = at or timezone.now()
     business_date, cutoff = cutoff_for(at)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
@@ -115,7 +115,7 @@ def clearing_confirm(
     """R27: the `side` ("payer" or "payee") region confirms the batch, by a staff member who
     serves that region. At the second confirmation the batch is settled in the ledger."""
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         batch = ClearingBatch.objects.select_for_update().get(pk=batch.pk)
         region_id = batch.payer_region_id if side == "payer" else batch.payee_region_id
         regions = staff_region_ids(user=actor)

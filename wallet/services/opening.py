@@ -109,7 +109,7 @@ def wallet_open(
     if not confirm_phone:
         raise ValidationError(WALLET_PHONE_NOT_CONFIRMED, code="wallet_phone_not_confirmed")
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         person = _lock_person(person)
         wallet = Wallet.objects.select_for_update().filter(person_id=person.pk).first()
         refusal = open_refusal(person=person, wallet=wallet)
@@ -153,7 +153,7 @@ def wallet_close(
     counter, as for opening, the clerk names the cards they saw (R18)."""
     seen = _check_actor(person, actor, channel, documents_seen)
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         wallet = Wallet.objects.select_for_update().filter(person_id=person.pk).first()
         refusal = close_refusal(wallet=wallet)
         if refusal is not None:

@@ -34,7 +34,7 @@ def transfers_return_due(*, at: dt.datetime | None = None, batch_size: int = BAT
     at = at or timezone.now()
     total = 0
     while True:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             done = _return_batch(at=at, batch_size=batch_size)
         total += done
         if done < batch_size:

@@ -116,7 +116,7 @@ def transfer_send(
         if refusal is not None:
             raise refusal
     amount = amount_value(amount)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         account_id = ledger.personal_account_for(sender).pk
         account = ledger.accounts_lock([account_id])[account_id]
         # Under the sender's account lock: a second send of the same key waited here, and now
@@ -240,7 +240,7 @@ def transfer_accept(
     """R25: the recipient accepts; the money joins their wallet, owed by the sender's region.
     Accepting an accepted transfer again changes nothing and answers with it."""
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         transfer = _locked_transfer(transfer)
         if transfer.status == Status.ACCEPTED and (
             channel != AuditEntry.Channel.ONLINE or _is_person(actor, transfer.wallet.person)
@@ -286,7 +286,7 @@ def transfer_decline(
 ) -> Transfer:
     """R25: the recipient declines; the money goes back to the sender's personal account."""
     at = at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         transfer = _locked_transfer(transfer)
         if transfer.status == Status.DECLINED and (
             channel != AuditEntry.Channel.ONLINE or _is_person(actor, transfer.wallet.person)
