@@ -289,7 +289,8 @@ def django_env(args, database_url: str, src: Path) -> dict:
     return env
 
 
-def step(title: str, command: list[str], env: dict, src: Path) -> None:
+def step(title: str, command: list[str], env: dict, src: Path) -> str:
+    """Run `command` in `src`, print its indented lines and how long it took; its output."""
     started = time.monotonic()
     print(f"- {title} …", flush=True)
     result = subprocess.run(command, cwd=src, env=env, capture_output=True, text=True)  # noqa: S603
@@ -300,6 +301,7 @@ def step(title: str, command: list[str], env: dict, src: Path) -> None:
         if line.startswith("  ") and not line.startswith("  +"):
             print(line)
     print(f"  done in {time.monotonic() - started:.1f} s", flush=True)
+    return result.stdout
 
 
 def free_port() -> int:

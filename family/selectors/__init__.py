@@ -172,20 +172,24 @@ def person_find_for_binding(*, id_number: str, name: str) -> InsuredPerson | Non
 
 def wards_for(*, person: InsuredPerson, at: dt.datetime) -> list[InsuredPerson]:
     """People this person acts for (R22): registered wards, and minors they bind as holder whose
-    deduction order they may set (R10)."""
+    deduction order they may set (R10). One query: the two kinds of id are a UNION looked up by
+    index (an OR across two joins scanned every person and authorization: 74 ms at 100,000
+    relationships instead of 0.5 ms, bench/pages.py)."""
     day = local_date(at)
-    registered = InsuredPerson.objects.filter(
-        Q(guardians__valid_until__isnull=True) | Q(guardians__valid_until__gte=day),
-        guardians__guardian=person,
-        guardians__valid_from__lte=day,
-    )
-    minors = InsuredPerson.objects.filter(
-        authorizations_received__holder=person,
-        authorizations_received__status__in=Authorization.LIVE_STATUSES,
-        birth_date__gt=adult_birth_cutoff(day),
-    )
+    registered = Guardianship.objects.filter(
+        Q(valid_until__isnull=True) | Q(valid_until__gte=day),
+        guardian=person,
+        valid_from__lte=day,
+    ).values("ward_id")
+    minors = Authorization.objects.filter(
+        holder=person,
+        status__in=Authorization.LIVE_STATUSES,
+        member__birth_date__gt=adult_birth_cutoff(day),
+    ).values("member_id")
     return list(
-        (registered | minors).distinct().select_related("region").order_by("birth_date", "pk")
+        InsuredPerson.objects.filter(pk__in=registered.order_by().union(minors.order_by()))
+        .select_related("region")
+        .order_by("birth_date", "pk")
     )
 
 
