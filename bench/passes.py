@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The other scheduled passes at volume (issue 16 point 3): start of scheduled windows, consent
-lapse (R8), the R14 status reconciliation and the expiry reminders, each through the real Celery
-worker on a backlog of `--rows` due authorizations.
+lapse (R8), the R14 status reconciliation, the wallet's 06:00 return (R25) and the expiry
+reminders, each through the real Celery worker on a backlog of `--rows` rows.
 
     .venv/bin/python bench/passes.py [--rows 100000] [--passes start,lapse,reconcile,remind]
 
@@ -15,6 +15,9 @@ the state its pass looks for:
   deadline in 10 days;
 - reconcile: every person the due rows name as a member `transferred` (so every live
   authorization of theirs, due or not, must end, and relationships left empty with them);
+- return: as many new employees as there are due rows, each with 5,000.00 credited and one
+  pending transfer (1.00–100.00) past its answer time to the open wallet of a person of the
+  load, the money in 五家渠's in-flight account (one ledger movement each, in SQL);
 - remind: the due rows' windows ending within the next 6 days, the others in 30–365 days.
 
 What each pass must do is counted in the database before it runs (the rows it must change, the
@@ -80,6 +83,69 @@ PASSES = {
             f"UPDATE family_authorization SET window_end = now() + interval '30 days' WHERE {DUE}",
         ],
     ),
+    "return": (
+        "wallet.return_due_transfers",
+        None,
+        240,
+        # R25: as many pending transfers past their 06:00 as the pass has rows, each from its
+        # own new employee of 五家渠 (one pending transfer per sender, R24) credited 5,000.00
+        # and debited the amount into the region's in-flight account, to the open wallet of a
+        # person of the load; the money must come back to every sender
+        [
+            "INSERT INTO accounts_insuredperson (public_id, name, id_number, birth_date, sex, "
+            "phone, scheme, status, created_at, updated_at, user_id, region_id) "
+            "SELECT gen_random_uuid(), '转出' || k, '659004' || to_char(date '1940-01-01' + "
+            "(k / 800)::int, 'YYYYMMDD') || lpad((100 + k % 800)::text, 3, '0') || '0', "
+            "date '1940-01-01' + (k / 800)::int, 'M', '16' || lpad(k::text, 9, '0'), 'employee', "
+            "'normal', now(), now(), NULL, (SELECT id FROM accounts_regionpolicy WHERE code = "
+            "'659004') FROM generate_series(1, (SELECT count(*) FROM family_authorization "
+            f"WHERE {DUE})) k",
+            "CREATE TABLE bench_t AS SELECT row_number() OVER (ORDER BY id) AS k, id AS sender, "
+            "region_id AS region FROM accounts_insuredperson WHERE phone LIKE '16%'",
+            "ALTER TABLE bench_t ADD recipient bigint, ADD amount numeric(14, 2), "
+            "ADD account bigint, ADD credit_tx bigint, ADD send_tx bigint",
+            "UPDATE bench_t SET recipient = 1 + (k - 1) % (SELECT max(id) FROM "
+            "accounts_insuredperson WHERE phone NOT LIKE '16%'), amount = 1 + k % 100, "
+            "account = nextval(pg_get_serial_sequence('payments_ledgeraccount', 'id')), "
+            "credit_tx = nextval(pg_get_serial_sequence('payments_ledgertransaction', 'id')), "
+            "send_tx = nextval(pg_get_serial_sequence('payments_ledgertransaction', 'id'))",
+            *[
+                "INSERT INTO payments_ledgeraccount (public_id, kind, region_id, created_at) "
+                f"SELECT gen_random_uuid(), '{kind}', id, now() FROM accounts_regionpolicy "
+                f"WHERE code = '659004' AND NOT EXISTS (SELECT 1 FROM payments_ledgeraccount a "
+                f"WHERE a.kind = '{kind}' AND a.region_id = accounts_regionpolicy.id)"
+                for kind in ("employer_credits", "wallet_in_flight")
+            ],
+            "INSERT INTO payments_ledgeraccount (id, public_id, kind, person_id, region_id, "
+            "balance, created_at) SELECT account, gen_random_uuid(), 'personal', sender, region, "
+            "5000 - amount, now() FROM bench_t",
+            "INSERT INTO payments_ledgertransaction (id, public_id, kind, description, "
+            "occurred_at, created_at, idempotency_key) SELECT tx, gen_random_uuid(), kind, "
+            "kind, now() - interval '1 day', now() - interval '1 day', kind || ':' || k "
+            "FROM bench_t CROSS JOIN LATERAL (VALUES (credit_tx, 'credit'), "
+            "(send_tx, 'transfer_send')) v(tx, kind)",
+            "INSERT INTO payments_ledgerleg (transaction_id, account_id, amount, balance_after, "
+            "created_at) SELECT tx, acc, leg, after, now() - interval '1 day' FROM bench_t "
+            "CROSS JOIN LATERAL (VALUES "
+            "(credit_tx, (SELECT id FROM payments_ledgeraccount WHERE kind = "
+            "'employer_credits' AND region_id = region), -5000, NULL), "
+            "(credit_tx, account, 5000, 5000), (send_tx, account, -amount, 5000 - amount), "
+            "(send_tx, (SELECT id FROM payments_ledgeraccount WHERE kind = 'wallet_in_flight' "
+            "AND region_id = region), amount, NULL)) v(tx, acc, leg, after)",
+            "INSERT INTO wallet_wallet (public_id, person_id, status, balance, opened_at, "
+            "closed_at, created_at, updated_at) SELECT gen_random_uuid(), recipient, 'open', 0, "
+            "now() - interval '2 days', NULL, now(), now() FROM (SELECT DISTINCT recipient "
+            "FROM bench_t) r",
+            "INSERT INTO wallet_transfer (public_id, sender_id, sender_account_id, "
+            "owing_region_id, wallet_id, relation, amount, status, sent_at, answer_by, "
+            "finished_at, idempotency_key, send_transaction_id, finish_transaction_id, "
+            "created_at) SELECT gen_random_uuid(), t.sender, t.account, t.region, w.id, "
+            "'parent', t.amount, 'pending', now() - interval '1 day', now() - interval "
+            "'1 hour', NULL, 'bench-' || t.k, t.send_tx, NULL, now() - interval '1 day' "
+            "FROM bench_t t JOIN wallet_wallet w ON w.person_id = t.recipient",
+            "DROP TABLE bench_t",
+        ],
+    ),
     "remind": (
         "family.send_expiry_reminders",
         None,
@@ -131,6 +197,14 @@ def expected(conn, name: str) -> dict[str, int]:
             ),
             "relationships": one(empty_after.format(ends=gone)),
         }
+    if name == "return":
+        return {
+            "rows": one(
+                "SELECT count(*) FROM wallet_transfer WHERE status = 'pending' "
+                "AND answer_by <= now()"
+            ),
+            "relationships": 0,
+        }
     return {
         "rows": one(
             "SELECT count(*) FROM family_authorization WHERE status IN ('scheduled', 'active') "
@@ -154,6 +228,7 @@ def verify(run: expiry.Run, conn, name: str, want: dict[str, int], before: dict)
         "lapse": ("authorization.lapse", "ended"),
         "reconcile": ("authorization.terminate", "ended"),
         "remind": (None, "expiring"),
+        "return": ("wallet.transfer_returned", "transfer_returned"),
     }[name]
     if action:
         check(
@@ -192,6 +267,23 @@ def verify(run: expiry.Run, conn, name: str, want: dict[str, int], before: dict)
             f"SELECT count(*) FROM family_authorization a JOIN accounts_insuredperson p ON "
             f"p.id IN (a.holder_id, a.member_id) WHERE a.status IN {LIVE} AND p.status IN {GONE}"
         ), 0)  # fmt: skip
+    if name == "return":
+        check("transfers returned, each with its ledger movement", one(
+            "SELECT count(*) FROM wallet_transfer WHERE status = 'returned' "
+            "AND finish_transaction_id IS NOT NULL AND finished_at IS NOT NULL"
+        ), rows)  # fmt: skip
+        check("pending transfers past their answer time, left", one(
+            "SELECT count(*) FROM wallet_transfer WHERE status = 'pending' AND answer_by <= now()"
+        ), 0)  # fmt: skip
+        check("senders whose balance is not 5,000.00 again or not the sum of its legs", one(
+            "SELECT count(*) FROM payments_ledgeraccount a WHERE a.kind = 'personal' AND "
+            "(a.balance <> 5000 OR a.balance <> (SELECT sum(amount) FROM payments_ledgerleg l "
+            "WHERE l.account_id = a.id))"
+        ), 0)  # fmt: skip
+        check("money left in flight (yuan)", int(one(
+            "SELECT coalesce(sum(l.amount), 0) FROM payments_ledgerleg l JOIN "
+            "payments_ledgeraccount a ON a.id = l.account_id WHERE a.kind = 'wallet_in_flight'"
+        )), 0)  # fmt: skip
     if name == "remind":
         check("authorizations by status unchanged", int(one(
             "SELECT count(*) FROM family_authorization WHERE status = 'active'"

@@ -94,13 +94,15 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False  # services open their own (dura
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env.bool(
-    "PREPARED_STATEMENTS", default=True
+    "PREPARED_STATEMENTS", default=False
 ):
-    # Server-side parameter binding, so that psycopg prepares a statement on the server once it
-    # has run PREPARE_THRESHOLD times on a connection (persistent, above): a settlement +19 %
-    # in bench/settlement.py (issue 16 point 2). PREPARED_STATEMENTS=false turns it off, e.g.
-    # behind a transaction-mode pooler without prepared-statement support (PgBouncer before
-    # 1.21, or without max_prepared_statements).
+    # Opt-in, measured (bench/README.md, issue 16 point 2): server-side parameter binding, so
+    # that psycopg prepares a statement once it has run PREPARE_THRESHOLD times on a connection.
+    # A settlement +6 to +25 %; but off by default because a prepared statement's generic plan
+    # cannot use a partial index whose condition only the parameter's value proves (the bureau
+    # account lookup `kind = $1` against the index `WHERE kind <> 'personal'`, the passes'
+    # live-status indexes): the wallet's return pass fell from 547 to 129 rows/s at 100,000
+    # accounts.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=env.int("PREPARE_THRESHOLD", default=5)
     )
