@@ -327,6 +327,16 @@ def test_wards_are_registered_wards_and_minors_the_person_binds(demo):  # R22, R
     assert selectors.wards_for(person=demo["张伟"], at=NOW) == []
 
 
+def test_a_ward_who_is_also_a_bound_minor_is_listed_once(demo, django_assert_num_queries):  # R22
+    """Both kinds of id are one UNION (bench/pages.py: an OR across two joins scanned every
+    person at volume): a minor 王建国 binds and is registered guardian of appears once, in one
+    query."""
+    wang = demo["王建国"]
+    guardian(wang, demo["王小明"])
+    with django_assert_num_queries(1):
+        assert selectors.wards_for(person=wang, at=NOW) == [demo["王小明"]]
+
+
 def test_a_guardianship_counts_from_its_first_local_day(demo_unbound):  # R22
     guardian(demo_unbound["王丽"], demo_unbound["王德胜"], valid_from=dt.date(2026, 11, 24))
     last_minute = dt.datetime(2026, 11, 23, 23, 59, tzinfo=SHANGHAI)
