@@ -93,3 +93,9 @@ def test_make_run_path_migrates_and_seeds_a_fresh_sqlite_file(tmp_path):
         env,
     )
     assert result.stdout.strip().splitlines()[-1] == "14"  # the cast, 王秀兰 included (issue 15)
+    # the scheduled passes beat runs there take the ORM writers off PostgreSQL (issue 16)
+    result = _run(
+        ["shell", "-c", "from wallet.services import transfers_return_due as r; print(r())"], env
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "0"

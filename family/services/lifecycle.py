@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Notification
 from accounts.services import notification_emails_enqueue
+from accounts.services.parallel import in_parallel
 
 from ..errors import STATUS_ENDED_NOTE
 from ..models import Authorization, Relationship
@@ -42,7 +42,7 @@ Status = Authorization.Status
 Kind = Notification.Kind
 BATCH_SIZE = 10_000
 # Connections a pass works on at once when it runs outside a transaction (a worker's task):
-# PostgreSQL does a batch's writes on one core, and the worker mostly waits (bench/README.md).
+# `accounts.services.parallel` says why.
 PARALLEL = 2
 
 EXPIRED_NOTE = _("授权期限届满")
@@ -77,25 +77,6 @@ class _Pages:
             if ids:
                 self.last = ids[-1]
             return ids
-
-
-def _in_parallel(work: Callable[[], int]) -> int:
-    """Run `work` on PARALLEL connections at once (each thread its own, closed at its end) and
-    add up what they return; in the caller's thread alone inside a transaction (another
-    connection would not see what the transaction wrote), when PARALLEL is 1, and on SQLite
-    (one writer at a time)."""
-    if PARALLEL < 2 or connection.in_atomic_block or connection.vendor != "postgresql":
-        return work()
-
-    def on_own_connection() -> int:
-        try:
-            return work()
-        finally:
-            connections.close_all()  # this thread's connections only
-
-    with ThreadPoolExecutor(PARALLEL, thread_name_prefix="lifecycle") as pool:
-        futures = [pool.submit(on_own_connection) for _ in range(PARALLEL)]
-        return sum(future.result() for future in futures)
 
 
 def _transition(
@@ -140,7 +121,7 @@ def _transition(
                     _end_empty_relationships(set(relationship_ids), at=at)
             moved_here += moved
 
-    total = _in_parallel(work)
+    total = in_parallel(work, workers=PARALLEL)
     if total:
         notification_emails_enqueue()
     return total
