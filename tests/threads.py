@@ -5,6 +5,7 @@ own transaction. Every thread closes its connection when done."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
@@ -41,3 +42,19 @@ def run_together(
         thread.join(timeout=timeout)
     assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
     return outcomes
+
+
+def threads_calling(monkeypatch, owner, name: str, *, pause: float = 0.05) -> set[int]:
+    """Wrap `owner.name` (a batch writer of a pass) so that every call records its thread and
+    pauses, letting the other connection take the next batch meanwhile; returns the set the
+    threads are recorded in."""
+    seen: set[int] = set()
+    real = getattr(owner, name)
+
+    def spy(*args, **kwargs):
+        seen.add(threading.get_ident())
+        time.sleep(pause)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, spy)
+    return seen

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
-import time
 from decimal import Decimal
 
 import pytest
@@ -23,6 +21,7 @@ from family.models import Authorization, Relation, Relationship
 from family.services import lifecycle_sql, notify
 from tests.clock import NOW
 from tests.family.builders import DAY, SECOND, A
+from tests.threads import threads_calling
 
 Kind = Notification.Kind
 UTC = dt.UTC
@@ -250,16 +249,8 @@ def test_a_pass_outside_a_transaction_works_on_two_connections_at_once(
     relationship left empty ends once, whichever batch expired its last member."""
     from family.services import lifecycle
 
-    seen = set()
-    real = lifecycle_sql.authorizations_move
-
-    def spy(ids, **kwargs):
-        seen.add(threading.get_ident())
-        time.sleep(0.05)  # let the other connection take the next batch meanwhile
-        return real(ids, **kwargs)
-
     monkeypatch.setattr(lifecycle, "PARALLEL", 2)
-    monkeypatch.setattr(lifecycle_sql, "authorizations_move", spy)
+    seen = threads_calling(monkeypatch, lifecycle_sql, "authorizations_move")
     granted = Authorization.objects.filter(status__in=Authorization.GRANTED_STATUSES)
     at = max(granted.values_list("window_start", flat=True)) + 3 * DAY
     granted.update(window_end=at - DAY)

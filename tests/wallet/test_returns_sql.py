@@ -14,6 +14,7 @@ from django.db import transaction
 
 from accounts.models import AuditEntry, InsuredPerson, Notification
 from payments.models import LedgerAccount, LedgerLeg
+from tests.threads import threads_calling
 from tests.wallet.test_transfers import MORNING, open_wallet, send
 from wallet.models import Transfer
 from wallet.services import returns, returns_sql
@@ -133,9 +134,6 @@ def test_a_pass_outside_a_transaction_works_on_two_connections_at_once(
     """Outside a transaction (as in the worker) batches go to two connections at once: every
     due transfer is returned once, with its movement, audit entry and two notices, and no
     sender's balance is touched twice."""
-    import threading
-    import time
-
     people = {p.name: p for p in InsuredPerson.objects.all()}
     mother = people["王秀兰"]
     open_wallet(mother)
@@ -143,15 +141,7 @@ def test_a_pass_outside_a_transaction_works_on_two_connections_at_once(
     before = {s.pk: LedgerAccount.objects.get(person=s).balance for s in senders}
     for n, sender in enumerate(senders):
         send(sender, mother, "10.00", key=f"p{n}", at=MORNING + dt.timedelta(minutes=n))
-    seen = set()
-    real = returns_sql.transfers_return
-
-    def spy(ids, **kwargs):
-        seen.add(threading.get_ident())
-        time.sleep(0.05)  # let the other connection take the next batch meanwhile
-        return real(ids, **kwargs)
-
-    monkeypatch.setattr(returns_sql, "transfers_return", spy)
+    seen = threads_calling(monkeypatch, returns_sql, "transfers_return")
     assert returns.transfers_return_due(at=MORNING + dt.timedelta(days=2), batch_size=1) == 4
 
     assert len(seen) == 2, "both connections took batches"
