@@ -127,16 +127,40 @@ def authorizations_lock_usable_for(
     FOR NO KEY UPDATE on one of those rows, which conflicts: either it committed before the
     locks were granted, and the second read sees it, or it waits until the payment commits.
     So once such a change has returned, no payment can use what it ended. An authorization
-    granted between the two reads is left for the next payment."""
+    granted between the two reads is left for the next payment.
+
+    The member's `status` and `scheme` are read again under the lock and set on `member`: the
+    caller judges the member's own account on what is true now. A member with no granted
+    authorization in its window at all (most payments: the patient's own account) is told so by
+    one prepared-text statement, and only the member is share-locked (issue 16 point 2)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("authorizations_lock_usable_for runs inside the payment's transaction")
+    if not _granted_in_window(member.pk, at):
+        _share_lock_people(member, {member.pk})
+        return []
     candidates = authorizations_usable_for(member=member, at=at)
-    _share_lock(InsuredPerson, {member.pk, *(a.holder_id for a in candidates)})
+    _share_lock_people(member, {member.pk, *(a.holder_id for a in candidates)})
     if not candidates:
         return []
     _share_lock(Authorization, {a.pk for a in candidates})
     ids = {a.pk for a in candidates}
     return [a for a in authorizations_usable_for(member=member, at=at) if a.pk in ids]
+
+
+_GRANTED_IN_WINDOW = (
+    f'SELECT EXISTS (SELECT 1 FROM "{Authorization._meta.db_table}" '  # noqa: S608 - constants
+    "WHERE member_id = %s AND status = ANY(%s) AND window_start <= %s "
+    "AND (window_end IS NULL OR window_end >= %s))"
+)
+
+
+def _granted_in_window(member_id: int, at: dt.datetime) -> bool:
+    """Whether any authorization of the member is granted and in its window at `at`: what
+    `authorizations_usable_for` asks first of all (the rest of its conditions only narrow)."""
+    granted = [str(status) for status in Authorization.GRANTED_STATUSES]
+    with connection.cursor() as cursor:
+        cursor.execute(_GRANTED_IN_WINDOW, [member_id, granted, at, at])
+        return bool(cursor.fetchone()[0])
 
 
 def _share_lock(model, ids: set[int]) -> None:
@@ -148,6 +172,19 @@ def _share_lock(model, ids: set[int]) -> None:
             f"SELECT 1 FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",  # noqa: S608 - our table
             [sorted(ids)],
         )
+
+
+def _share_lock_people(member: InsuredPerson, ids: set[int]) -> None:
+    """`_share_lock` of these people, reading the member's status and scheme again."""
+    table = connection.ops.quote_name(InsuredPerson._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, status, scheme FROM {table} WHERE id = ANY(%s) ORDER BY id FOR SHARE",  # noqa: S608 - our table
+            [sorted(ids)],
+        )
+        for person_id, status, scheme in cursor.fetchall():
+            if person_id == member.pk:
+                member.status, member.scheme = status, scheme
 
 
 def deduction_order_for(*, member: InsuredPerson) -> list[Authorization]:

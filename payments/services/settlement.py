@@ -151,7 +151,7 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
     authorizations = family_selectors.authorizations_lock_usable_for(member=patient, at=at)
     if not _mutual_aid_allowed(patient=patient, institution=institution, at=at):
         authorizations = []
-    patient.refresh_from_db(fields=["status", "scheme"])  # locked now: its status is current
+    # the patient's status and scheme were read again under that lock: current until commit
     pays_own = patient.scheme == InsuredPerson.Scheme.EMPLOYEE and patient.status == (
         InsuredPerson.Status.NORMAL
     )
