@@ -7,7 +7,7 @@ from typing import Any
 from ..models import AuditEntry, InsuredPerson, User
 
 
-def audit_record(
+def audit_entry(
     *,
     actor: User | None,
     channel: str,
@@ -17,9 +17,10 @@ def audit_record(
     before: dict | None = None,
     after: dict | None = None,
 ) -> AuditEntry:
-    """Append one audit entry (R20). Call inside the transaction of the change it records."""
+    """The audit entry (R20) `audit_record` appends, not yet written: for a writer that inserts
+    it in its own statement (the settlement's, issue 16)."""
     object_id = getattr(obj, "public_id", None) or getattr(obj, "pk", None) or ""
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=actor if actor is not None and actor.is_authenticated else None,
         channel=channel,
         action=action,
@@ -29,3 +30,11 @@ def audit_record(
         before=before,
         after=after,
     )
+
+
+def audit_record(**fields: Any) -> AuditEntry:
+    """Append one audit entry (R20), given as `audit_entry` takes it. Call inside the
+    transaction of the change it records."""
+    entry = audit_entry(**fields)
+    entry.save(force_insert=True)
+    return entry

@@ -94,6 +94,28 @@ def person_accounts_lock(persons: Sequence[InsuredPerson]) -> dict[int, LedgerAc
     return locked
 
 
+def legs_apply(legs: Sequence[tuple[LedgerAccount, Decimal]]) -> list[LedgerLeg]:
+    """Check one movement's legs (some, summing to zero, no personal balance below zero) and
+    move the `balance` of the personal accounts in them, which the caller has locked; returns
+    the legs to write, each personal one with the balance after it. Writes nothing: the caller
+    writes the legs and the same balance changes in its transaction (`transaction_post`, or
+    one statement of hand-written SQL on the settlement's hot path)."""
+    if sum((amount for _a, amount in legs), ZERO) != ZERO or not legs:
+        raise ValidationError(LEGS_UNBALANCED, code="unbalanced")
+    rows = []
+    for account, amount in legs:
+        balance_after = None
+        if account.kind == Kind.PERSONAL:
+            # a personal account has a balance (ledgeraccount_person_and_balance_iff_personal)
+            assert account.balance is not None
+            if account.balance + amount < 0:
+                raise ValidationError(INSUFFICIENT_BALANCE, code="insufficient_balance")
+            account.balance += amount
+            balance_after = account.balance
+        rows.append(LedgerLeg(account=account, amount=amount, balance_after=balance_after))
+    return rows
+
+
 def transaction_post(
     *,
     kind: str,
@@ -107,30 +129,19 @@ def transaction_post(
     balance and, at commit, legs that do not sum to zero."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("transaction_post must run inside the caller's transaction")
-    if sum((amount for _a, amount in legs), ZERO) != ZERO or not legs:
-        raise ValidationError(LEGS_UNBALANCED, code="unbalanced")
+    rows = legs_apply(legs)
     entry = LedgerTransaction.objects.create(
         kind=kind,
         description=description[:200],
         occurred_at=occurred_at,
         idempotency_key=idempotency_key,
     )
-    rows = []
-    for account, amount in legs:
-        balance_after = None
-        if account.kind == Kind.PERSONAL:
-            # a personal account has a balance (ledgeraccount_person_and_balance_iff_personal)
-            assert account.balance is not None
-            if account.balance + amount < 0:
-                raise ValidationError(INSUFFICIENT_BALANCE, code="insufficient_balance")
-            LedgerAccount.objects.filter(pk=account.pk).update(balance=F("balance") + amount)
-            account.balance += amount
-            balance_after = account.balance
-        rows.append(
-            LedgerLeg(
-                transaction=entry, account=account, amount=amount, balance_after=balance_after
+    for row in rows:
+        row.transaction = entry
+        if row.balance_after is not None:
+            LedgerAccount.objects.filter(pk=row.account_id).update(
+                balance=F("balance") + row.amount
             )
-        )
     LedgerLeg.objects.bulk_create(rows)
     return entry
 
@@ -156,9 +167,9 @@ def transactions_post_many(movements: Sequence[Movement]) -> list[LedgerTransact
         raise RuntimeError("transactions_post_many must run inside the caller's transaction")
     if not movements:
         return []
-    for movement in movements:
-        if not movement.legs or sum((a for _acc, a in movement.legs), ZERO) != ZERO:
-            raise ValidationError(LEGS_UNBALANCED, code="unbalanced")
+    # the legs checked and the balances moved, movement by movement (a later movement over
+    # the same account sees the balance an earlier one left), before anything is written
+    checked = [legs_apply(movement.legs) for movement in movements]
     entries = LedgerTransaction.objects.bulk_create(
         [
             LedgerTransaction(
@@ -171,21 +182,12 @@ def transactions_post_many(movements: Sequence[Movement]) -> list[LedgerTransact
         ]
     )
     rows, changed = [], {}
-    for entry, movement in zip(entries, movements, strict=True):
-        for account, amount in movement.legs:
-            balance_after = None
-            if account.kind == Kind.PERSONAL:
-                assert account.balance is not None
-                if account.balance + amount < 0:
-                    raise ValidationError(INSUFFICIENT_BALANCE, code="insufficient_balance")
-                account.balance += amount
-                balance_after = account.balance
+    for entry, legs, movement in zip(entries, checked, movements, strict=True):
+        for leg, (account, _amount) in zip(legs, movement.legs, strict=True):
+            leg.transaction = entry
+            if leg.balance_after is not None:
                 changed[account.pk] = account
-            rows.append(
-                LedgerLeg(
-                    transaction=entry, account=account, amount=amount, balance_after=balance_after
-                )
-            )
+            rows.append(leg)
     LedgerLeg.objects.bulk_create(rows)
     if changed:
         LedgerAccount.objects.bulk_update(list(changed.values()), ["balance"])

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts import notices
 from accounts.models import AuditEntry, InsuredPerson, Notification
 from accounts.services import Notice, audit_record, notifications_send
+from accounts.services.audit import audit_entry
 from family import selectors as family_selectors
 
 from .. import hooks
@@ -43,7 +44,7 @@ from ..models import (
     Settlement,
     SettlementLine,
 )
-from . import ledger
+from . import ledger, settlement_sql
 
 if TYPE_CHECKING:
     from family.models import Authorization
@@ -211,18 +212,19 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
         request_hash=request_hash,
     )
     paid = amount - rest
+    movement = None
     if paid > 0:
-        # The movement first, so that the settlement is written once with it (issue 16: no
+        # The movement is written with the settlement, which carries its id (issue 16: no
         # UPDATE after the INSERT); its key names the settlement's public id, made above.
         payable = ledger.bureau_account(
             LedgerAccount.Kind.INSTITUTION_PAYABLE, institution.region_id
         )
-        settlement.ledger_transaction = ledger.transaction_post(
-            kind=LedgerTransaction.Kind.SETTLEMENT,
-            description=f"{institution.name} {Category(category).label}",
-            occurred_at=at,
-            idempotency_key=f"settlement:{settlement.public_id}",
-            legs=[
+        movement = {
+            "kind": LedgerTransaction.Kind.SETTLEMENT,
+            "description": f"{institution.name} {Category(category).label}",
+            "occurred_at": at,
+            "idempotency_key": f"settlement:{settlement.public_id}",
+            "legs": [
                 *((account, -take) for _s, account, _p, _a, take in plan),
                 (payable, paid),
                 *_clearing_legs(
@@ -231,28 +233,13 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
                     sign=1,
                 ),
             ],
-        )
-    settlement.save(force_insert=True)
-    lines = []
-    for position, (source, account, payer, paying, take) in enumerate(plan, start=1):
-        lines.append(
-            SettlementLine.objects.create(
-                settlement=settlement,
-                position=position,
-                source=source,
-                account=account,
-                payer=payer,
-                authorization=paying,
-                amount=take,
-            )
-        )
-        if position == 1 and fault_after_first_line is not None:
-            fault_after_first_line()
-    if paid > 0 and (wallet := hooks.wallet_source()) is not None:
-        for line in lines:
-            if line.source == SettlementLine.Source.WALLET:
-                wallet.spent(line, at)
-    audit_record(
+        }
+    lines = [
+        SettlementLine(settlement=settlement, position=position, source=source, account=account,
+                       payer=payer, authorization=paying, amount=take)
+        for position, (source, account, payer, paying, take) in enumerate(plan, start=1)
+    ]  # fmt: skip
+    audit = audit_entry(
         actor=None,
         channel=AuditEntry.Channel.API,
         action="settlement.create",
@@ -269,9 +256,46 @@ def _settle(*, institution, patient, category, amount, occurred_at, items, idemp
             ],  # fmt: skip
         },
     )
+    _write(settlement, movement, lines, audit)
+    if paid > 0 and (wallet := hooks.wallet_source()) is not None:
+        for line in lines:
+            if line.source == SettlementLine.Source.WALLET:
+                wallet.spent(line, at)
     notifications_send(notices=_paid_notices(settlement, lines, at=at), at=at)
     settlement.written_lines = lines
     return settlement
+
+
+def _writer() -> str:
+    """Who writes a settlement: one SQL statement on PostgreSQL (`settlement_sql`), the ORM
+    elsewhere (the SQLite file of `make run`)."""
+    return "sql" if connection.vendor == "postgresql" else "orm"
+
+
+def _write(settlement: Settlement, movement: dict | None, lines: list[SettlementLine],
+           audit: AuditEntry) -> None:  # fmt: skip
+    """Write the settlement, its movement (legs and balances), its lines and its audit entry."""
+    if _writer() == "sql":
+        entry, legs = None, []
+        if movement is not None:
+            legs = ledger.legs_apply(movement.pop("legs"))
+            entry = LedgerTransaction(**movement)
+            entry.description = entry.description[:200]
+        settlement_sql.settlement_write(
+            settlement=settlement, entry=entry, legs=legs, lines=lines, audit=audit
+        )
+        if lines and fault_after_first_line is not None:
+            fault_after_first_line()
+        return
+    if movement is not None:
+        settlement.ledger_transaction = ledger.transaction_post(**movement)
+    settlement.save(force_insert=True)
+    for line in lines:
+        line.settlement = settlement
+        line.save(force_insert=True)
+        if line.position == 1 and fault_after_first_line is not None:
+            fault_after_first_line()
+    audit.save(force_insert=True)
 
 
 def _clearing_legs(paid: Iterable[tuple[LedgerAccount, Decimal]], institution_region_id: int,
